@@ -1,0 +1,387 @@
+"""`MetaLRCallback`: a meta-trained policy steers the learning rate during `fit`."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import warnings
+
+import keras
+import numpy as np
+
+from keras_meta._optimizers import check_optimizer
+from keras_meta._optimizers import get_lr
+from keras_meta._optimizers import innermost
+from keras_meta._optimizers import optimizer_state
+from keras_meta._optimizers import restore_optimizer_state
+from keras_meta._optimizers import set_lr
+from keras_meta.features import extract_features
+from keras_meta.policy import Policy
+from keras_meta.policy import load_policy
+
+_DEFAULT_INTERVAL_UNKNOWN_STEPS = 25  # decision interval while the epoch length is unknown
+_MIN_WINDOW = 8  # the feature window never looks at fewer recorded steps
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """One learning-rate decision of `MetaLRCallback`.
+
+    Attributes:
+        step: Integer. Batches trained in this `fit` when the decision was taken.
+        epoch: Integer. The epoch it was taken in.
+        old_lr: Float. The rate before the decision.
+        new_lr: Float. The rate after it, clamped into `[min_lr, max_lr]`.
+        log2_multiplier: Float. The action: log2 of the multiplier chosen.
+        value: Float. The value head's prediction of log(final / current loss).
+    """
+
+    step: int
+    epoch: int
+    old_lr: float
+    new_lr: float
+    log2_multiplier: float
+    value: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Recovery:
+    """One recovery from a non-finite loss.
+
+    Attributes:
+        step: Integer. The batch count at which the non-finite loss appeared.
+        restored_step: Integer. The batch count of the state that was restored.
+        old_lr: Float. The rate that produced the non-finite loss.
+        new_lr: Float. The reduced rate training carried on with.
+    """
+
+    step: int
+    restored_step: int
+    old_lr: float
+    new_lr: float
+
+
+@dataclasses.dataclass
+class _Snapshot:
+    step: int
+    weights: list
+    optimizer_variables: dict  # variable path -> numpy value
+
+
+@keras.saving.register_keras_serializable("keras_meta")
+class MetaLRCallback(keras.callbacks.Callback):
+    """Lets a meta-trained policy set the learning rate during training.
+
+    Every `interval` batches the callback turns the recent training curve into
+    a scale-free feature vector, asks the policy for a multiplier of the
+    learning rate (for example x1/2, x1, x2), and applies it, clamped into
+    `[min_lr, max_lr]`. Give the optimizer a float learning rate: it is the
+    starting point, and the policy takes it from there.
+
+    Keras reports the *running mean* of the loss since the epoch began to
+    batch callbacks; the callback recovers each batch's own loss from it,
+    also with `steps_per_execution > 1`. On a non-finite loss it restores the
+    last good weights and optimizer state, cuts the rate and carries on.
+
+    Example:
+
+    ```python
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    callback = keras_meta.MetaLRCallback()
+    history = model.fit(x, y, epochs=20, callbacks=[callback])
+    history.history["learning_rate"]  # the rate at the end of each epoch
+    callback.decisions                # every decision, with the value estimate
+    ```
+
+    Args:
+        policy: String, path or `Policy`. A shipped policy's name, a policy
+            directory, or a loaded `Policy`. Defaults to `"default"`.
+        interval: Integer or `None`. Decide every this many batches. `None`
+            spreads the policy's `decisions_per_run` (from its card) evenly
+            over the training run.
+        min_lr: Float. The smallest rate the policy may set. Defaults to 1e-6.
+        max_lr: Float. The largest rate the policy may set. Defaults to 1.0.
+        sample: Boolean. Draw each action from the policy's probabilities
+            instead of taking the most likely one. Defaults to `False`.
+        seed: Integer or `None`. Seeds the draws when `sample=True`; equal
+            seeds give equal decisions on equal training runs.
+        recover_non_finite: Boolean. Recover from NaN or inf losses by
+            restoring the last good state and cutting the rate. Defaults to
+            `True`.
+        recovery_factor: Float in (0, 1). The rate is multiplied by this on
+            each recovery. Defaults to 0.1.
+        max_recoveries: Integer. After this many recoveries in a row without
+            a good decision in between, training stops with the last good
+            weights. Defaults to 3.
+        verbose: Integer. 1 prints each decision. Defaults to 0.
+    """
+
+    def __init__(
+        self,
+        policy="default",
+        interval=None,
+        min_lr=1e-6,
+        max_lr=1.0,
+        sample=False,
+        seed=None,
+        recover_non_finite=True,
+        recovery_factor=0.1,
+        max_recoveries=3,
+        verbose=0,
+    ):
+        super().__init__()
+        _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoveries)
+        self.policy = load_policy(policy)
+        self._policy_argument = policy if not isinstance(policy, Policy) else None
+        self.interval = interval
+        self.min_lr = float(min_lr)
+        self.max_lr = float(max_lr)
+        self.sample = bool(sample)
+        self.seed = seed
+        self.recover_non_finite = bool(recover_non_finite)
+        self.recovery_factor = float(recovery_factor)
+        self.max_recoveries = int(max_recoveries)
+        self.verbose = verbose
+        self._reset()
+
+    # ------------------------------------------------------------------ state
+
+    def _reset(self):
+        """Clears everything recorded by a previous `fit`."""
+        self.decisions: list[Decision] = []
+        self.recoveries: list[Recovery] = []
+        self.losses: list[float] = []  # each recorded chunk's own loss
+        self.loss_steps: list[int] = []  # the batch count of each entry of `losses`
+        self.stopped_reason: str | None = None
+        self._rng = np.random.default_rng(self.seed)
+        self._step = 0
+        self._epoch = 0
+        self._last_decision_step = 0
+        self._last_log2_multiplier = 0.0
+        self._consecutive_failures = 0
+        self._val_losses: list[float] = []
+        self._epoch_losses: list[float] = []
+        self._snapshot: _Snapshot | None = None
+        self._start_running_mean(batch=-1)
+
+    def _start_running_mean(self, batch):
+        """Keras restarts its running mean of the loss after `batch`."""
+        self._mean_start_batch = batch
+        self._previous_batch = batch
+        self._previous_sum = 0.0
+
+    # ------------------------------------------------------------------ hooks
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+        optimizer = self.model.optimizer
+        check_optimizer(optimizer)
+        self._optimizer_kind = type(innermost(optimizer)).__name__
+        lr = get_lr(optimizer)
+        clamped = _clamp(lr, self.min_lr, self.max_lr)
+        if clamped != lr:
+            warnings.warn(
+                f"MetaLRCallback: the optimizer's learning rate {lr:g} lies outside "
+                f"[min_lr, max_lr] = [{self.min_lr:g}, {self.max_lr:g}]; starting from {clamped:g}.",
+                stacklevel=2,
+            )
+            set_lr(optimizer, clamped)
+        self._initial_lr = clamped
+        self._epochs = self._run_epochs()
+        self._configure_schedule(self.params.get("steps"))
+        self._take_snapshot()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._step == 0 and epoch > 0 and self._steps_per_epoch:
+            # fit(initial_epoch=...) resumes a run: count the skipped epochs as done.
+            self._step = self._last_decision_step = epoch * self._steps_per_epoch
+        self._epoch = epoch
+        self._start_running_mean(batch=-1)
+
+    def on_train_batch_end(self, batch, logs=None):
+        running_mean = (logs or {}).get("loss")
+        if running_mean is None:
+            return
+        running_mean = float(running_mean)
+        steps = batch - self._previous_batch
+        self._step += steps
+        if not math.isfinite(running_mean):
+            if self.recover_non_finite:
+                self._recover(batch)
+            return
+        self._record_loss(batch, running_mean, steps)
+        if self._step - self._last_decision_step >= self._interval:
+            self._decide()
+            self._take_snapshot()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        if self._steps_per_epoch is None:
+            self._configure_schedule(self._step // (epoch + 1))
+        self._record_epoch(logs)
+        logs["learning_rate"] = get_lr(self.model.optimizer)
+
+    # -------------------------------------------------------------- mechanics
+
+    def _run_epochs(self):
+        """The length of the run, in epochs, that progress is measured against."""
+        return int(self.params.get("epochs") or 1)
+
+    def _configure_schedule(self, steps_per_epoch):
+        """Sets the decision interval and feature window from the run's length."""
+        self._steps_per_epoch = steps_per_epoch
+        if steps_per_epoch:
+            self._total_steps = steps_per_epoch * self._epochs
+            automatic = round(self._total_steps / self.policy.card["decisions_per_run"])
+        else:
+            self._total_steps = None
+            automatic = _DEFAULT_INTERVAL_UNKNOWN_STEPS
+        self._interval = self.interval or max(1, automatic)
+        steps_per_record = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
+        self._window = max(_MIN_WINDOW, 2 * math.ceil(self._interval / steps_per_record))
+
+    def _record_loss(self, batch, running_mean, steps):
+        """Recovers the loss of the batches since the last call from the running mean."""
+        running_sum = (batch - self._mean_start_batch) * running_mean
+        chunk_loss = (running_sum - self._previous_sum) / steps
+        self._previous_sum = running_sum
+        self._previous_batch = batch
+        self.losses.append(max(chunk_loss, 0.0))
+        self.loss_steps.append(self._step)
+
+    def _record_epoch(self, logs):
+        train, val = logs.get("loss"), logs.get("val_loss")
+        if train is None or val is None:
+            return
+        train, val = float(train), float(val)
+        if math.isfinite(train) and math.isfinite(val):
+            self._epoch_losses.append(train)
+            self._val_losses.append(val)
+
+    def _progress(self):
+        if self._total_steps:
+            return self._step / self._total_steps
+        return self._epoch / self._epochs
+
+    def _decide(self):
+        optimizer = self.model.optimizer
+        old_lr = get_lr(optimizer)
+        features = extract_features(
+            self.losses,
+            old_lr,
+            initial_learning_rate=self._initial_lr,
+            progress=self._progress(),
+            window=self._window,
+            val_losses=self._val_losses,
+            epoch_losses=self._epoch_losses,
+            last_log2_multiplier=self._last_log2_multiplier,
+            optimizer=self._optimizer_kind,
+        )
+        probabilities, value = self.policy.evaluate(features)
+        if self.sample:
+            action = int(self._rng.choice(len(probabilities), p=probabilities))
+        else:
+            action = int(np.argmax(probabilities))
+        log2_multiplier = float(self.policy.actions[action])
+        new_lr = _clamp(old_lr * 2.0**log2_multiplier, self.min_lr, self.max_lr)
+        set_lr(optimizer, new_lr)
+        self._last_log2_multiplier = log2_multiplier
+        self._last_decision_step = self._step
+        self._consecutive_failures = 0
+        self.decisions.append(Decision(self._step, self._epoch, old_lr, new_lr, log2_multiplier, value))
+        if self.verbose:
+            print(f"MetaLRCallback: step {self._step}: lr {old_lr:.3g} -> {new_lr:.3g} (value {value:+.3f})")
+
+    def _take_snapshot(self):
+        """Keeps the current weights and optimizer state, if they are finite."""
+        weights = self.model.get_weights()
+        if not all(np.all(np.isfinite(w)) for w in weights):
+            return
+        self._snapshot = _Snapshot(self._step, weights, optimizer_state(self.model.optimizer))
+
+    def _restore_snapshot(self):
+        """Puts back the last good weights and optimizer state (the rate excepted)."""
+        optimizer = self.model.optimizer
+        lr = get_lr(optimizer)
+        self.model.set_weights(self._snapshot.weights)
+        restore_optimizer_state(optimizer, self._snapshot.optimizer_variables)
+        set_lr(optimizer, lr)
+
+    def _recover(self, batch):
+        """Handles a non-finite loss: restore, cut the rate, or give up."""
+        self._consecutive_failures += 1
+        optimizer = self.model.optimizer
+        old_lr = get_lr(optimizer)
+        self._restore_snapshot()
+        self.model.reset_metrics()  # the running mean would stay NaN for the epoch
+        self._start_running_mean(batch)
+        if self._consecutive_failures > self.max_recoveries:
+            self.model.stop_training = True
+            self.stopped_reason = (
+                f"MetaLRCallback stopped training: the loss was non-finite {self._consecutive_failures} "
+                f"times in a row (last at batch {self._step}, learning rate {old_lr:.3g}). The model "
+                f"holds the weights of batch {self._snapshot.step}, the last with a finite loss. "
+                "Check the data and the loss for NaN or inf, or lower min_lr / the starting rate."
+            )
+            warnings.warn(self.stopped_reason, RuntimeWarning, stacklevel=2)
+            return
+        new_lr = _clamp(old_lr * self.recovery_factor, self.min_lr, self.max_lr)
+        set_lr(optimizer, new_lr)
+        self.recoveries.append(Recovery(self._step, self._snapshot.step, old_lr, new_lr))
+        if self.verbose:
+            print(
+                f"MetaLRCallback: non-finite loss at step {self._step}; restored step "
+                f"{self._snapshot.step}, lr {old_lr:.3g} -> {new_lr:.3g}"
+            )
+
+    # ------------------------------------------------------- keras protocol
+
+    def get_config(self):
+        policy = self._policy_argument
+        if policy is None:
+            policy = {"policy_config": self.policy.get_config()}
+        return {
+            "policy": policy,
+            "interval": self.interval,
+            "min_lr": self.min_lr,
+            "max_lr": self.max_lr,
+            "sample": self.sample,
+            "seed": self.seed,
+            "recover_non_finite": self.recover_non_finite,
+            "recovery_factor": self.recovery_factor,
+            "max_recoveries": self.max_recoveries,
+            "verbose": self.verbose,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config["policy"], dict):
+            config["policy"] = Policy.from_config(config["policy"]["policy_config"])
+        return cls(**config)
+
+    def __deepcopy__(self, memo):
+        """Copies everything but the model, which the copy shares."""
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            setattr(clone, key, value if key == "_model" else copy.deepcopy(value, memo))
+        return clone
+
+
+def _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoveries):
+    if interval is not None and (not isinstance(interval, int) or interval < 1):
+        raise ValueError(f"`interval` must be a positive integer or None. Received: interval={interval!r}")
+    if not min_lr > 0:
+        raise ValueError(f"`min_lr` must be positive. Received: min_lr={min_lr}")
+    if not max_lr > min_lr:
+        raise ValueError(f"`max_lr` must be larger than `min_lr`. Received: min_lr={min_lr}, max_lr={max_lr}")
+    if not 0 < recovery_factor < 1:
+        raise ValueError(f"`recovery_factor` must lie in (0, 1). Received: recovery_factor={recovery_factor}")
+    if max_recoveries < 0:
+        raise ValueError(f"`max_recoveries` must be >= 0. Received: max_recoveries={max_recoveries}")
+
+
+def _clamp(lr: float, low: float, high: float) -> float:
+    return float(min(max(lr, low), high))
