@@ -30,7 +30,7 @@ def check_optimizer(optimizer):
 
 def optimizer_state(optimizer) -> dict:
     """The optimizer's variables as numpy arrays, by path."""
-    return {v.path: np.array(keras.ops.convert_to_numpy(v)) for v in optimizer.variables}
+    return {v.path: np.array(v.numpy()) for v in optimizer.variables}
 
 
 def restore_optimizer_state(optimizer, state: dict) -> None:
@@ -45,7 +45,7 @@ def restore_optimizer_state(optimizer, state: dict) -> None:
 
 
 def get_lr(optimizer) -> float:
-    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    return float(optimizer.learning_rate.numpy())
 
 
 def set_lr(optimizer, lr: float) -> None:

@@ -314,8 +314,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         old_lr = get_lr(optimizer)
         self._restore_snapshot()
-        self.model.reset_metrics()  # the running mean would stay NaN for the epoch
-        self._start_running_mean(batch)
         if self._consecutive_failures > self.max_recoveries:
             self.model.stop_training = True
             self.stopped_reason = (
@@ -326,6 +324,8 @@ class MetaLRCallback(keras.callbacks.Callback):
             )
             warnings.warn(self.stopped_reason, RuntimeWarning, stacklevel=2)
             return
+        self.model.reset_metrics()  # the running mean would stay NaN for the epoch
+        self._start_running_mean(batch)
         new_lr = _clamp(old_lr * self.recovery_factor, self.min_lr, self.max_lr)
         set_lr(optimizer, new_lr)
         self.recoveries.append(Recovery(self._step, self._snapshot.step, old_lr, new_lr))

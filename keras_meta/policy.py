@@ -197,7 +197,7 @@ class Policy:
         }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Policy":
+    def from_config(cls, config: dict[str, Any]) -> Policy:
         arrays = {name: np.asarray(value, dtype=np.float64) for name, value in config["weights"].items()}
         return _policy_from_arrays(config["card"], arrays, source="config")
 
@@ -267,9 +267,13 @@ def _read_card(path: pathlib.Path) -> dict:
     try:
         card = json.loads(path.read_text())
     except FileNotFoundError:
-        raise PolicyError(f"Policy card {path} is missing. A policy directory holds {CARD_FILE} and {WEIGHTS_FILE}.") from None
+        raise PolicyError(
+            f"Policy card {path} is missing. A policy directory holds {CARD_FILE} and {WEIGHTS_FILE}."
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PolicyError(f"Policy card {path} is not valid JSON ({error}). The file is corrupt: restore or regenerate it.") from None
+        raise PolicyError(
+            f"Policy card {path} is not valid JSON ({error}). The file is corrupt: restore or regenerate it."
+        ) from None
     if not isinstance(card, dict):
         raise PolicyError(f"Policy card {path} must hold a JSON object, not {type(card).__name__}.")
     _check_card(card, source=str(path))
@@ -297,10 +301,12 @@ def _check_card(card: dict, source: str) -> None:
 
 def _read_weights(path: pathlib.Path) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with open(path, "rb") as file, np.load(file, allow_pickle=False) as archive:
             return {name: np.asarray(archive[name], dtype=np.float64) for name in archive.files}
     except FileNotFoundError:
-        raise PolicyError(f"Policy weights {path} are missing. A policy directory holds {CARD_FILE} and {WEIGHTS_FILE}.") from None
+        raise PolicyError(
+            f"Policy weights {path} are missing. A policy directory holds {CARD_FILE} and {WEIGHTS_FILE}."
+        ) from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise PolicyError(
             f"Policy weights {path} cannot be read as a numpy .npz archive of plain arrays ({error}). "
@@ -369,7 +375,8 @@ def _check_shapes(policy: Policy) -> None:
     _check_layer("value", *policy.value_head, width)
     if policy.action_head[0].shape[1] != policy.actions.size:
         raise ValueError(
-            f"The action head has {policy.action_head[0].shape[1]} outputs but there are {policy.actions.size} actions."
+            f"The action head has {policy.action_head[0].shape[1]} outputs "
+            f"but there are {policy.actions.size} actions."
         )
     if policy.value_head[0].shape[1] != 1:
         raise ValueError("The value head must have one output.")

@@ -1,0 +1,1 @@
+"""Measurements of keras-meta against what Keras users use today."""

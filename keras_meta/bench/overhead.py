@@ -1,0 +1,149 @@
+"""The callback's overhead: wall time of `fit` with it divided by without it.
+
+Each timing runs in a fresh Python process, so that one fit's leftovers
+(traced functions, allocator state) cannot favour the next, and the two
+variants alternate so that slow drifts of the machine hit both alike.
+
+Run it with `keras-meta overhead`; `python -m keras_meta.bench.overhead
+--child` is the child process it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+_N_SAMPLES = 4096
+_N_FEATURES = 32
+_N_CLASSES = 10
+_HIDDEN = (128, 128)
+_BATCH_SIZE = 32
+
+
+def time_one_fit(with_callback: bool, epochs: int, seed: int = 0) -> float:
+    """Times `fit` of a small MLP, after a one-epoch warm-up that traces it.
+
+    Args:
+        with_callback: Boolean. Whether the timed fit runs `MetaLRCallback`.
+        epochs: Integer. Epochs of the timed fit.
+        seed: Integer. Seeds the data and the weights.
+
+    Returns:
+        The timed fit's wall time in seconds.
+    """
+    import keras
+    import numpy as np
+
+    from keras_meta import MetaLRCallback
+
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((_N_SAMPLES, _N_FEATURES)).astype("float32")
+    y = (x @ rng.standard_normal((_N_FEATURES, _N_CLASSES))).argmax(axis=1)
+    model = keras.Sequential(
+        [keras.Input((_N_FEATURES,))]
+        + [keras.layers.Dense(units, activation="relu") for units in _HIDDEN]
+        + [keras.layers.Dense(_N_CLASSES)]
+    )
+    model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=_BATCH_SIZE, epochs=1, verbose=0)
+    callbacks = [MetaLRCallback()] if with_callback else []
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=_BATCH_SIZE, epochs=epochs, verbose=0, callbacks=callbacks)
+    return time.perf_counter() - start
+
+
+def measure_overhead(repeats: int = 7, epochs: int = 5) -> dict:
+    """Runs `repeats` pairs of fresh-process fits, alternating the order.
+
+    Args:
+        repeats: Integer. Pairs of runs (one with, one without the callback).
+        epochs: Integer. Epochs of each timed fit.
+
+    Returns:
+        A dict with the seconds of every run, their medians, the ratio of the
+        medians, and a description of the machine and the workload.
+    """
+    times = {"with": [], "without": []}
+    for repeat in range(repeats):
+        order = ("without", "with") if repeat % 2 == 0 else ("with", "without")
+        for variant in order:
+            times[variant].append(_time_in_child(variant == "with", epochs, seed=repeat))
+    median_with = statistics.median(times["with"])
+    median_without = statistics.median(times["without"])
+    return {
+        "ratio": median_with / median_without,
+        "median_seconds_with": median_with,
+        "median_seconds_without": median_without,
+        "seconds_with": times["with"],
+        "seconds_without": times["without"],
+        "repeats": repeats,
+        "workload": (
+            f"MLP {_N_FEATURES}-{'-'.join(map(str, _HIDDEN))}-{_N_CLASSES}, {_N_SAMPLES} samples, "
+            f"batch {_BATCH_SIZE}, {epochs} epochs ({epochs * _N_SAMPLES // _BATCH_SIZE} steps), "
+            "default policy and interval"
+        ),
+        "machine": machine_description(),
+    }
+
+
+def machine_description() -> str:
+    """The processor, core count and library versions, in one line."""
+    import keras
+    import numpy
+
+    try:
+        import tensorflow as tf
+
+        backend = f"tensorflow {tf.__version__}"
+    except ImportError:
+        backend = "no tensorflow"
+    return (
+        f"{platform.machine()} {platform.processor() or platform.platform()}, {os.cpu_count()} cores; "
+        f"python {platform.python_version()}, keras {keras.__version__} ({keras.backend.backend()}), "
+        f"{backend}, numpy {numpy.__version__}"
+    )
+
+
+def format_report(result: dict) -> str:
+    """A short markdown report of a `measure_overhead` result."""
+    return "\n".join(
+        [
+            f"- overhead ratio (median with / median without): **{result['ratio']:.3f}**",
+            f"- median fit time: {result['median_seconds_with']:.3f} s with the callback, "
+            f"{result['median_seconds_without']:.3f} s without ({result['repeats']} fresh processes each)",
+            f"- workload: {result['workload']}",
+            f"- machine: {result['machine']}",
+        ]
+    )
+
+
+def _time_in_child(with_callback: bool, epochs: int, seed: int) -> float:
+    command = [sys.executable, "-m", "keras_meta.bench.overhead", "--child", "--epochs", str(epochs)]
+    command += ["--seed", str(seed)] + (["--with-callback"] if with_callback else [])
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    completed = subprocess.run(command, capture_output=True, text=True, env=environment)
+    if completed.returncode != 0:
+        raise RuntimeError(f"The timing process failed:\n{completed.stderr[-2000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])["seconds"]
+
+
+def _child_main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="One timed fit (a child of `keras-meta overhead`).")
+    parser.add_argument("--child", action="store_true", required=True)
+    parser.add_argument("--with-callback", action="store_true")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    seconds = time_one_fit(args.with_callback, args.epochs, args.seed)
+    print(json.dumps({"seconds": seconds}))
+
+
+if __name__ == "__main__":
+    _child_main()

@@ -1,0 +1,92 @@
+"""The `keras-meta` command line: demo, overhead, inspect."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def main(argv=None) -> int:
+    """Entry point of the `keras-meta` command.
+
+    Args:
+        argv: List of strings, or `None` for `sys.argv[1:]`.
+
+    Returns:
+        The exit status.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return args.handler(args)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keras-meta", description="Meta-learned learning-rate control for Keras."
+    )
+    commands = parser.add_subparsers(dest="command")
+
+    demo = commands.add_parser("demo", help="train a model with constant Adam and with MetaLRCallback")
+    demo.add_argument("--output", default="demo_output", help="folder for the plot (default: demo_output)")
+    demo.add_argument("--policy", default="default", help="policy name or directory (default: default)")
+    demo.add_argument("--epochs", type=int, default=30, help="epochs per run (default: 30)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the split and weights (default: 0)")
+    demo.set_defaults(handler=_run_demo)
+
+    overhead = commands.add_parser(
+        "overhead", help="time fit with MetaLRCallback / without it, in fresh processes"
+    )
+    overhead.add_argument("--repeats", type=int, default=7, help="runs of each variant (default: 7)")
+    overhead.add_argument("--epochs", type=int, default=5, help="epochs per timed fit (default: 5)")
+    overhead.add_argument("--json", help="also write the measurements to this JSON file")
+    overhead.set_defaults(handler=_run_overhead)
+
+    inspect = commands.add_parser("inspect", help="show a policy's card")
+    inspect.add_argument("policy", nargs="?", default="default", help="policy name or directory")
+    inspect.set_defaults(handler=_run_inspect)
+    return parser
+
+
+def _run_demo(args) -> int:
+    from keras_meta.demo import format_demo
+    from keras_meta.demo import run_demo
+
+    print(format_demo(run_demo(args.output, policy=args.policy, epochs=args.epochs, seed=args.seed)))
+    return 0
+
+
+def _run_overhead(args) -> int:
+    from keras_meta.bench.overhead import format_report
+    from keras_meta.bench.overhead import measure_overhead
+
+    result = measure_overhead(repeats=args.repeats, epochs=args.epochs)
+    print(format_report(result))
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump(result, file, indent=2)
+    return 0
+
+
+def _run_inspect(args) -> int:
+    from keras_meta.policy import PolicyError
+    from keras_meta.policy import load_policy
+
+    try:
+        policy = load_policy(args.policy)
+    except PolicyError as error:
+        print(f"keras-meta inspect: {error}", file=sys.stderr)
+        return 1
+    print(repr(policy))
+    card = {key: value for key, value in policy.card.items() if key != "feature_spec"}
+    print(json.dumps(card, indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

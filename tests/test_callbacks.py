@@ -1,0 +1,281 @@
+import copy
+import math
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from conftest import fixed_policy
+from conftest import regression_data
+from conftest import tiny_model
+from conftest import uniform_policy
+
+from keras_meta import MetaLRCallback
+from keras_meta.callbacks import Decision
+
+
+def fit(model, callback, epochs=1, batch_size=8, x=None, y=None, **kwargs):
+    if x is None:
+        x, y = regression_data()
+    return model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[callback], **kwargs)
+
+
+def lr_of(model):
+    return float(model.optimizer.learning_rate.numpy())
+
+
+# ---------------------------------------------------------------- the LR path
+
+
+def test_always_halve_policy_halves_the_rate_at_every_decision(halving_policy):
+    model = tiny_model(lr=1e-2)
+    callback = MetaLRCallback(policy=halving_policy, interval=2, min_lr=1e-5)
+    history = fit(model, callback, epochs=2)  # 8 batches an epoch: decisions at 2, 4, ..., 16
+
+    assert [d.step for d in callback.decisions] == [2, 4, 6, 8, 10, 12, 14, 16]
+    expected = [max(1e-2 * 0.5**k, 1e-5) for k in range(1, 9)]
+    np.testing.assert_allclose([d.new_lr for d in callback.decisions], expected, rtol=1e-6)
+    assert all(d.log2_multiplier == -1.0 for d in callback.decisions)
+    assert all(d.value == -0.25 for d in callback.decisions)
+    assert lr_of(model) == pytest.approx(expected[-1], rel=1e-6)
+    np.testing.assert_allclose(history.history["learning_rate"], [expected[3], expected[7]], rtol=1e-6)
+
+
+def test_always_double_policy_is_clamped_at_max_lr(doubling_policy):
+    model = tiny_model(lr=1e-3)
+    callback = MetaLRCallback(policy=doubling_policy, interval=1, max_lr=1e-2)
+    fit(model, callback)
+    rates = [d.new_lr for d in callback.decisions]
+    np.testing.assert_allclose(rates[:3], [2e-3, 4e-3, 8e-3], rtol=1e-6)
+    assert rates[3:] == [pytest.approx(1e-2)] * 5
+    assert lr_of(model) == pytest.approx(1e-2)
+
+
+def test_the_optimizer_trains_with_the_rate_the_policy_sets(halving_policy):
+    # With the rate halved after every batch, the weights move only in the
+    # first few steps; with a constant rate they keep moving.
+    x, y = regression_data()
+    steered, constant = tiny_model(lr=0.1), tiny_model(lr=0.1)
+    start = steered.get_weights()
+    fit(steered, MetaLRCallback(halving_policy, interval=1, min_lr=1e-7, max_lr=1.0), epochs=6, x=x, y=y)
+    fit(constant, MetaLRCallback(fixed_policy(0.0), interval=1), epochs=6, x=x, y=y)
+    moved = lambda m: sum(np.abs(w - s).sum() for w, s in zip(m.get_weights(), start))  # noqa: E731
+    assert moved(steered) < 0.5 * moved(constant)
+
+
+def test_automatic_interval_spreads_the_policys_decisions_over_the_run():
+    policy = fixed_policy(0.0)  # its card asks for 10 decisions a run
+    callback = MetaLRCallback(policy)
+    fit(tiny_model(), callback, epochs=5)  # 8 batches x 5 epochs = 40 steps
+    assert [d.step for d in callback.decisions] == [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
+
+
+def test_initial_epoch_counts_as_progress(halving_policy):
+    callback = MetaLRCallback(halving_policy, interval=4)
+    fit(tiny_model(), callback, epochs=3, initial_epoch=2)
+    assert [d.step for d in callback.decisions] == [20, 24]
+    assert callback._progress() == pytest.approx(1.0)
+
+
+def test_starting_rate_outside_the_bounds_is_clamped_with_a_warning(halving_policy):
+    model = tiny_model(lr=5.0)
+    with pytest.warns(UserWarning, match="outside"):
+        fit(model, MetaLRCallback(halving_policy, interval=100, max_lr=0.5))
+    assert lr_of(model) == pytest.approx(0.5)
+
+
+def test_validation_losses_reach_the_features():
+    callback = MetaLRCallback(fixed_policy(0.0), interval=3)
+    x, y = regression_data()
+    fit(tiny_model(), callback, epochs=3, x=x[:48], y=y[:48], validation_data=(x[48:], y[48:]))
+    assert len(callback._val_losses) == len(callback._epoch_losses) == 3
+
+
+# ------------------------------------------------------ per-batch loss recovery
+
+
+def per_batch_losses(model, x, y, batch_size):
+    predictions = model.predict(x, batch_size=batch_size, verbose=0)
+    squared = ((predictions - y) ** 2).mean(axis=1)
+    return np.array([squared[i : i + batch_size].mean() for i in range(0, len(x), batch_size)])
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 3])
+def test_each_batch_loss_is_recovered_from_the_running_mean(steps_per_execution):
+    # A rate of 1e-10 leaves the weights fixed, so the true loss of every
+    # batch is known in advance (no shuffling).
+    x, y = regression_data(n_samples=72)
+    model = tiny_model(lr=1e-10, steps_per_execution=steps_per_execution)
+    truth = per_batch_losses(model, x, y, batch_size=8)  # 9 batches
+    callback = MetaLRCallback(fixed_policy(0.0), interval=1, min_lr=1e-12)
+    fit(model, callback, epochs=2, x=x, y=y, shuffle=False)
+
+    per_record = truth.reshape(-1, steps_per_execution).mean(axis=1)
+    np.testing.assert_allclose(callback.losses, np.tile(per_record, 2), rtol=1e-4)
+    batches = np.arange(steps_per_execution, 10, steps_per_execution)
+    assert callback.loss_steps == list(batches) + list(9 + batches)
+    assert [d.step for d in callback.decisions] == callback.loss_steps
+
+
+# -------------------------------------------------------- non-finite recovery
+
+
+def data_with_nan_batch(bad_batch, n_batches=8, batch_size=8):
+    x, y = regression_data(n_samples=n_batches * batch_size)
+    x[bad_batch * batch_size] = np.nan
+    return x, y
+
+
+def test_a_nan_batch_restores_the_last_good_state_and_cuts_the_rate():
+    x, y = data_with_nan_batch(bad_batch=5)  # the 6th batch of 8 is poisoned
+    model = tiny_model(lr=1e-2)
+    callback = MetaLRCallback(fixed_policy(0.0), interval=2, recovery_factor=0.1)
+    snapshots = {}
+
+    class RecordWeights(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            snapshots[batch + 1] = self.model.get_weights()
+
+    history = model.fit(
+        x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[RecordWeights(), callback]
+    )
+    (recovery,) = callback.recoveries
+    assert (recovery.step, recovery.restored_step) == (6, 4)
+    assert recovery.new_lr == pytest.approx(1e-3)
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+    assert math.isfinite(history.history["loss"][0])
+    # Nothing learned is lost: training went on from the weights of step 4.
+    assert not np.allclose(model.get_weights()[0], snapshots[4][0])
+    assert callback.stopped_reason is None
+    assert lr_of(model) == pytest.approx(1e-3)
+
+
+def test_repeated_failures_stop_training_with_the_last_good_weights():
+    x, y = regression_data()
+    y[:] = np.nan  # every batch is non-finite
+    model = tiny_model(lr=1e-2)
+    initial = model.get_weights()
+    callback = MetaLRCallback(fixed_policy(0.0), interval=2, max_recoveries=2)
+    with pytest.warns(RuntimeWarning, match="non-finite 3 times in a row.*weights of batch 0"):
+        history = fit(model, callback, epochs=5, x=x, y=y)
+    assert len(callback.recoveries) == 2
+    assert len(history.history["loss"]) == 1  # stopped in the first epoch
+    assert math.isnan(history.history["loss"][0])  # the epoch's loss is reported as it was
+    for got, want in zip(model.get_weights(), initial):
+        np.testing.assert_array_equal(got, want)
+    assert "Check the data" in callback.stopped_reason
+
+
+def test_recovery_can_be_turned_off():
+    x, y = data_with_nan_batch(bad_batch=2)
+    callback = MetaLRCallback(fixed_policy(0.0), interval=2, recover_non_finite=False)
+    fit(tiny_model(), callback, x=x, y=y, shuffle=False)
+    assert callback.recoveries == []
+
+
+# ------------------------------------------------------------- optimizers
+
+
+def test_an_optimizer_with_a_schedule_gets_a_clear_error(halving_policy):
+    schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=100)
+    model = tiny_model(optimizer=keras.optimizers.Adam(schedule))
+    with pytest.raises(ValueError, match="CosineDecay.*Adam\\(learning_rate=1e-3\\)"):
+        fit(model, MetaLRCallback(halving_policy))
+
+
+def test_loss_scale_optimizer_is_steered_through_its_inner_optimizer(halving_policy):
+    optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(1e-2))
+    model = tiny_model(optimizer=optimizer)
+    callback = MetaLRCallback(halving_policy, interval=4)
+    fit(model, callback)
+    assert float(optimizer.inner_optimizer.learning_rate.numpy()) == pytest.approx(2.5e-3)
+    assert callback._optimizer_kind == "Adam"
+
+
+@pytest.mark.parametrize("name", ["SGD", "RMSprop", "AdamW"])
+def test_other_optimizers_are_named_to_the_policy(name, halving_policy):
+    callback = MetaLRCallback(halving_policy, interval=4)
+    fit(tiny_model(optimizer=getattr(keras.optimizers, name)(1e-2)), callback)
+    assert callback._optimizer_kind == name
+    assert callback.decisions[-1].new_lr == pytest.approx(2.5e-3)
+
+
+MIRRORED_SCRIPT = pathlib.Path(__file__).with_name("mirrored_strategy_check.py")
+
+
+def test_mirrored_strategy_with_two_logical_cpus():
+    completed = subprocess.run([sys.executable, str(MIRRORED_SCRIPT)], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "replicas=2 decisions=3 recoveries=1 lr=0.000125" in completed.stdout
+
+
+# ------------------------------------------- copying, config and determinism
+
+
+def test_deepcopy_before_and_after_training(halving_policy):
+    callback = MetaLRCallback(halving_policy, interval=2)
+    fresh_copy = copy.deepcopy(callback)
+    model = tiny_model()
+    fit(model, callback)
+    trained_copy = copy.deepcopy(callback)
+    assert trained_copy.decisions == callback.decisions
+    assert trained_copy.model is model  # the model is shared, not copied
+    fit(tiny_model(), fresh_copy, epochs=2)
+    assert len(fresh_copy.decisions) == 8 and len(callback.decisions) == 4
+
+
+@pytest.mark.parametrize("policy", ["default", "object"])
+def test_config_round_trip(policy, halving_policy):
+    callback = MetaLRCallback(
+        halving_policy if policy == "object" else policy,
+        interval=3,
+        min_lr=1e-5,
+        max_lr=0.3,
+        sample=True,
+        seed=7,
+    )
+    clone = MetaLRCallback.from_config(callback.get_config())
+    assert clone.get_config() == callback.get_config()
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(callback))
+    assert isinstance(restored, MetaLRCallback)
+    assert restored.get_config() == callback.get_config()
+    assert restored.policy.name == callback.policy.name
+
+
+def sampled_decisions(seed):
+    callback = MetaLRCallback(uniform_policy(), interval=1, sample=True, seed=seed)
+    fit(tiny_model(seed=0), callback, epochs=2)
+    return [d.log2_multiplier for d in callback.decisions]
+
+
+def test_sampled_decisions_are_deterministic_for_a_seed():
+    first, second, other = sampled_decisions(3), sampled_decisions(3), sampled_decisions(4)
+    assert first == second
+    assert first != other
+    assert len(set(first)) > 1  # it really samples
+
+
+def test_refitting_resets_the_record(halving_policy):
+    callback = MetaLRCallback(halving_policy, interval=4)
+    model = tiny_model()
+    fit(model, callback)
+    fit(model, callback)
+    assert [d.step for d in callback.decisions] == [4, 8]
+    assert isinstance(callback.decisions[0], Decision)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"interval": 0}, "interval"),
+        ({"min_lr": 0.0}, "min_lr"),
+        ({"min_lr": 1e-2, "max_lr": 1e-3}, "max_lr"),
+        ({"recovery_factor": 1.5}, "recovery_factor"),
+        ({"max_recoveries": -1}, "max_recoveries"),
+    ],
+)
+def test_bad_arguments_name_the_value(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MetaLRCallback(**kwargs)

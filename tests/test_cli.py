@@ -1,0 +1,42 @@
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from keras_meta import cli
+
+
+def test_demo_prints_the_comparison_and_writes_the_plot(tmp_path, capsys):
+    assert cli.main(["demo", "--epochs", "2", "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "constant Adam" in out and "MetaLRCallback" in out
+    assert "hand-written rule, not meta-trained" in out
+    assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_inspect_shows_the_card(capsys):
+    assert cli.main(["inspect", "default"]) == 0
+    out = capsys.readouterr().out
+    assert "handwritten" in out and "decisions_per_run" in out
+
+
+def test_inspect_reports_a_bad_policy(tmp_path, capsys):
+    assert cli.main(["inspect", str(tmp_path)]) == 1
+    assert "card.json is missing" in capsys.readouterr().err
+
+
+def test_overhead_runs_in_fresh_processes(tmp_path, capsys):
+    report = tmp_path / "overhead.json"
+    assert cli.main(["overhead", "--repeats", "1", "--epochs", "1", "--json", str(report)]) == 0
+    result = json.loads(report.read_text())
+    assert len(result["seconds_with"]) == len(result["seconds_without"]) == 1
+    assert result["ratio"] == pytest.approx(result["seconds_with"][0] / result["seconds_without"][0])
+    assert "overhead ratio" in capsys.readouterr().out
+
+
+def test_console_entry_point_is_installed():
+    entry_point = pathlib.Path(sys.executable).parent / "keras-meta"
+    completed = subprocess.run([str(entry_point), "--help"], capture_output=True, text=True, check=True)
+    assert "demo" in completed.stdout and "overhead" in completed.stdout

@@ -1,0 +1,173 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+from conftest import fixed_policy
+from conftest import uniform_policy
+
+import keras_meta
+from keras_meta.features import FEATURE_NAMES
+from keras_meta.handwritten import build_handwritten_policy
+from keras_meta.policy import CARD_FILE
+from keras_meta.policy import WEIGHTS_FILE
+from keras_meta.policy import Policy
+from keras_meta.policy import PolicyError
+from keras_meta.policy import load_policy
+
+
+def mlp_policy(seed=0, hidden=(16, 8)):
+    rng = np.random.default_rng(seed)
+    sizes = (len(FEATURE_NAMES),) + hidden
+    trunk = [(rng.standard_normal((a, b)), rng.standard_normal(b)) for a, b in zip(sizes, sizes[1:])]
+    return Policy(
+        trunk=trunk,
+        action_head=(rng.standard_normal((hidden[-1], 5)), rng.standard_normal(5)),
+        value_head=(rng.standard_normal((hidden[-1], 1)), rng.standard_normal(1)),
+        feature_mean=rng.standard_normal(len(FEATURE_NAMES)),
+        feature_std=rng.uniform(0.5, 2.0, len(FEATURE_NAMES)),
+        activation="relu",
+        card={"name": "random-mlp", "version": "3", "training": {"rounds": 2}},
+    )
+
+
+def test_evaluate_matches_a_hand_computed_forward_pass():
+    policy = mlp_policy()
+    features = np.random.default_rng(1).standard_normal(len(FEATURE_NAMES))
+    probabilities, value = policy.evaluate(features)
+
+    hidden = (features - policy.feature_mean) / policy.feature_std
+    for kernel, bias in policy.trunk:
+        hidden = np.maximum(hidden @ kernel + bias, 0.0)
+    logits = hidden @ policy.action_head[0] + policy.action_head[1]
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-12)
+    assert value == pytest.approx(float(hidden @ policy.value_head[0][:, 0] + policy.value_head[1][0]))
+    assert probabilities.sum() == pytest.approx(1.0)
+
+
+def test_fixed_policy_always_picks_its_action():
+    probabilities, value = fixed_policy(-0.5).evaluate(np.zeros(len(FEATURE_NAMES)))
+    assert fixed_policy(-0.5).actions[probabilities.argmax()] == -0.5
+    assert value == -0.25
+    np.testing.assert_allclose(uniform_policy().evaluate(np.ones(len(FEATURE_NAMES)))[0], 0.2)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    policy = mlp_policy()
+    policy.save(tmp_path / "p")
+    loaded = load_policy(tmp_path / "p")
+    assert loaded.card == policy.card
+    features = np.random.default_rng(2).standard_normal((7, len(FEATURE_NAMES)))
+    for got, want in zip(loaded.evaluate_batch(features), policy.evaluate_batch(features)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)  # stored as float32
+    assert load_policy(tmp_path / "p" / CARD_FILE).name == "random-mlp"
+    assert load_policy(str(tmp_path / "p")).name == "random-mlp"
+
+
+def test_shipped_policies_load_by_name():
+    assert {"default", "handwritten"} <= set(keras_meta.available_policies())
+    default = load_policy("default")
+    assert default.card["kind"] == "handwritten"
+    assert default.card["feature_spec"]["names"] == list(FEATURE_NAMES)
+    assert load_policy().name == default.name
+    assert load_policy(default) is default
+
+
+def test_shipped_handwritten_files_are_what_the_builder_writes():
+    shipped, built = load_policy("handwritten"), build_handwritten_policy()
+    assert shipped.card == built.card
+    for name, array in built.weight_arrays().items():
+        np.testing.assert_allclose(shipped.weight_arrays()[name], array.astype(np.float32))
+
+
+def test_handwritten_policy_backs_off_when_the_loss_rises_and_warms_up_when_it_falls():
+    policy = load_policy("handwritten")
+    falling, rising = np.zeros(len(FEATURE_NAMES)), np.zeros(len(FEATURE_NAMES))
+    falling[FEATURE_NAMES.index("slope")] = -0.3
+    rising[FEATURE_NAMES.index("slope")] = 0.3
+    rising[FEATURE_NAMES.index("log_loss_vs_best")] = 0.3
+    assert policy.actions[policy.evaluate(falling)[0].argmax()] > 0
+    assert policy.actions[policy.evaluate(rising)[0].argmax()] < 0
+
+
+def test_unknown_name_or_missing_directory(tmp_path):
+    with pytest.raises(PolicyError, match="no-such-policy.*neither a shipped policy"):
+        load_policy("no-such-policy")
+    with pytest.raises(PolicyError, match=str(tmp_path / "absent")):
+        load_policy(tmp_path / "absent")
+
+
+def test_missing_files_are_named(tmp_path):
+    mlp_policy().save(tmp_path)
+    (tmp_path / WEIGHTS_FILE).unlink()
+    with pytest.raises(PolicyError, match=f"{tmp_path / WEIGHTS_FILE}.*missing"):
+        load_policy(tmp_path)
+    (tmp_path / CARD_FILE).unlink()
+    with pytest.raises(PolicyError, match=f"{tmp_path / CARD_FILE}.*missing"):
+        load_policy(tmp_path)
+
+
+def test_corrupt_card(tmp_path):
+    mlp_policy().save(tmp_path)
+    (tmp_path / CARD_FILE).write_text("{not json")
+    with pytest.raises(PolicyError, match=f"{tmp_path / CARD_FILE}.*not valid JSON"):
+        load_policy(tmp_path)
+    (tmp_path / CARD_FILE).write_text("[1, 2]")
+    with pytest.raises(PolicyError, match="JSON object"):
+        load_policy(tmp_path)
+
+
+def test_corrupt_or_pickled_weights(tmp_path):
+    mlp_policy().save(tmp_path)
+    weights = tmp_path / WEIGHTS_FILE
+    weights.write_bytes(b"PK\x03\x04 truncated archive")
+    with pytest.raises(PolicyError, match=f"{weights}.*corrupt"):
+        load_policy(tmp_path)
+    np.savez(weights, feature_mean=np.array([{"code": "object"}], dtype=object))
+    with pytest.raises(PolicyError, match=f"{weights}.*plain arrays"):
+        load_policy(tmp_path)
+
+
+def _edit_card(directory, **changes):
+    card = json.loads((directory / CARD_FILE).read_text())
+    card.update(changes)
+    (directory / CARD_FILE).write_text(json.dumps(card))
+
+
+def test_mismatched_feature_spec_or_format_is_refused(tmp_path):
+    mlp_policy().save(tmp_path)
+    _edit_card(tmp_path, feature_spec={"version": 0, "names": ["slope"]})
+    with pytest.raises(PolicyError, match=f"{tmp_path}.*different feature spec"):
+        load_policy(tmp_path)
+    _edit_card(tmp_path, feature_spec=keras_meta.load_policy().card["feature_spec"], format_version=99)
+    with pytest.raises(PolicyError, match="format_version=99"):
+        load_policy(tmp_path)
+
+
+def test_inconsistent_shapes_or_values_are_refused(tmp_path):
+    policy = mlp_policy()
+    arrays = policy.weight_arrays()
+    policy.save(tmp_path)
+    np.savez(tmp_path / WEIGHTS_FILE, **{**arrays, "action_kernel": np.zeros((3, 5))})
+    with pytest.raises(PolicyError, match="inconsistent.*action"):
+        load_policy(tmp_path)
+    np.savez(tmp_path / WEIGHTS_FILE, **{**arrays, "value_bias": np.array([np.nan])})
+    with pytest.raises(PolicyError, match="non-finite"):
+        load_policy(tmp_path)
+    missing = {k: v for k, v in arrays.items() if k != "trunk_1_bias"}
+    np.savez(tmp_path / WEIGHTS_FILE, **missing)
+    with pytest.raises(PolicyError, match="trunk_1_bias"):
+        load_policy(tmp_path)
+    with pytest.raises(ValueError, match="activation"):
+        Policy(trunk=[], action_head=policy.action_head, value_head=policy.value_head, activation="gelu")
+
+
+def test_config_and_keras_serialization_round_trip():
+    policy = mlp_policy()
+    clone = Policy.from_config(policy.get_config())
+    features = np.random.default_rng(3).standard_normal((4, len(FEATURE_NAMES)))
+    np.testing.assert_allclose(clone.evaluate_batch(features)[0], policy.evaluate_batch(features)[0])
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(policy))
+    assert isinstance(restored, Policy) and restored.card == policy.card
+    assert "random-mlp" in repr(restored)
