@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import time
 import warnings
 
 import keras
@@ -22,6 +23,7 @@ from keras_meta.policy import load_policy
 
 _DEFAULT_INTERVAL_UNKNOWN_STEPS = 25  # decision interval while the epoch length is unknown
 _MIN_WINDOW = 8  # the feature window never looks at fewer recorded steps
+_SNAPSHOT_BUDGET = 0.005  # automatic snapshots cost at most this fraction of training time
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +116,10 @@ class MetaLRCallback(keras.callbacks.Callback):
         max_recoveries: Integer. After this many recoveries in a row without
             a good decision in between, training stops with the last good
             weights. Defaults to 3.
+        snapshot_every: Integer or `None`. Keep a recovery snapshot of the
+            weights and optimizer state every this many decisions. `None`
+            picks the period that keeps the snapshots' cost under 0.5% of the
+            training time, measured as training goes.
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """
 
@@ -128,10 +134,11 @@ class MetaLRCallback(keras.callbacks.Callback):
         recover_non_finite=True,
         recovery_factor=0.1,
         max_recoveries=3,
+        snapshot_every=None,
         verbose=0,
     ):
         super().__init__()
-        _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoveries)
+        _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoveries, snapshot_every)
         self.policy = load_policy(policy)
         self._policy_argument = policy if not isinstance(policy, Policy) else None
         self.interval = interval
@@ -142,6 +149,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.recover_non_finite = bool(recover_non_finite)
         self.recovery_factor = float(recovery_factor)
         self.max_recoveries = int(max_recoveries)
+        self.snapshot_every = snapshot_every
         self.verbose = verbose
         self._reset()
 
@@ -163,6 +171,9 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._val_losses: list[float] = []
         self._epoch_losses: list[float] = []
         self._snapshot: _Snapshot | None = None
+        self._snapshot_period = self.snapshot_every or 1
+        self._decisions_since_snapshot = 0
+        self._last_decision_time = time.perf_counter()
         self._start_running_mean(batch=-1)
 
     def _start_running_mean(self, batch):
@@ -212,8 +223,10 @@ class MetaLRCallback(keras.callbacks.Callback):
             return
         self._record_loss(batch, running_mean, steps)
         if self._step - self._last_decision_step >= self._interval:
+            now = time.perf_counter()
+            seconds_per_interval, self._last_decision_time = now - self._last_decision_time, now
             self._decide()
-            self._take_snapshot()
+            self._maybe_snapshot(seconds_per_interval)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
@@ -285,13 +298,30 @@ class MetaLRCallback(keras.callbacks.Callback):
             action = int(np.argmax(probabilities))
         log2_multiplier = float(self.policy.actions[action])
         new_lr = _clamp(old_lr * 2.0**log2_multiplier, self.min_lr, self.max_lr)
-        set_lr(optimizer, new_lr)
+        if new_lr != old_lr:
+            set_lr(optimizer, new_lr)
         self._last_log2_multiplier = log2_multiplier
         self._last_decision_step = self._step
         self._consecutive_failures = 0
         self.decisions.append(Decision(self._step, self._epoch, old_lr, new_lr, log2_multiplier, value))
         if self.verbose:
             print(f"MetaLRCallback: step {self._step}: lr {old_lr:.3g} -> {new_lr:.3g} (value {value:+.3f})")
+
+    def _maybe_snapshot(self, seconds_per_interval):
+        """Takes a snapshot every `_snapshot_period` decisions.
+
+        In automatic mode the period is re-derived after each snapshot from
+        what it cost and how long an interval of training takes.
+        """
+        self._decisions_since_snapshot += 1
+        if self._decisions_since_snapshot < self._snapshot_period:
+            return
+        start = time.perf_counter()
+        self._take_snapshot()
+        self._decisions_since_snapshot = 0
+        if self.snapshot_every is None:
+            cost = time.perf_counter() - start
+            self._snapshot_period = max(1, math.ceil(cost / (_SNAPSHOT_BUDGET * seconds_per_interval)))
 
     def _take_snapshot(self):
         """Keeps the current weights and optimizer state, if they are finite."""
@@ -351,6 +381,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             "recover_non_finite": self.recover_non_finite,
             "recovery_factor": self.recovery_factor,
             "max_recoveries": self.max_recoveries,
+            "snapshot_every": self.snapshot_every,
             "verbose": self.verbose,
         }
 
@@ -370,9 +401,10 @@ class MetaLRCallback(keras.callbacks.Callback):
         return clone
 
 
-def _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoveries):
-    if interval is not None and (not isinstance(interval, int) or interval < 1):
-        raise ValueError(f"`interval` must be a positive integer or None. Received: interval={interval!r}")
+def _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoveries, snapshot_every):
+    for name, value in (("interval", interval), ("snapshot_every", snapshot_every)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"`{name}` must be a positive integer or None. Received: {name}={value!r}")
     if not min_lr > 0:
         raise ValueError(f"`min_lr` must be positive. Received: min_lr={min_lr}")
     if not max_lr > min_lr:

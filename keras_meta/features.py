@@ -14,6 +14,7 @@ module's.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -140,16 +141,31 @@ def _log_relative(values: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(np.nan_to_num(relative, nan=1.0), _RELATIVE_FLOOR))
 
 
-def _fit_polynomial(log_losses: np.ndarray, degree: int) -> np.ndarray:
-    """Least-squares polynomial coefficients over x in [0, 1], highest first."""
-    x = np.linspace(0.0, 1.0, log_losses.size)
-    return np.polyfit(x, log_losses, degree)
+@functools.lru_cache(maxsize=16)
+def _orthogonal_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Monic polynomials of degree 1 and 2 in x = linspace(0, 1, n), orthogonal to each other and to 1.
+
+    The least-squares coefficient of y on each is the highest coefficient of the
+    linear and the quadratic fit, so the fits need no solver.
+    """
+    x = np.linspace(0.0, 1.0, n)
+    linear = x - x.mean()
+    square = x**2 - x.mean() ** 2
+    quadratic = square - linear * (square @ linear) / max(linear @ linear, 1e-300)
+    quadratic -= quadratic.mean()
+    return linear, quadratic
+
+
+def _projection(y: np.ndarray, basis: np.ndarray) -> float:
+    norm = basis @ basis
+    return float(y @ basis / norm) if norm > 0 else 0.0
 
 
 def _window_slope(log_losses: np.ndarray) -> float:
+    """Slope of the least-squares line through the log-losses over x in [0, 1]."""
     if log_losses.size < 2:
         return 0.0
-    return float(_fit_polynomial(log_losses, 1)[0])
+    return _projection(log_losses, _orthogonal_basis(log_losses.size)[0])
 
 
 def _curve_features(log_losses: np.ndarray, window: int) -> np.ndarray:
@@ -157,26 +173,25 @@ def _curve_features(log_losses: np.ndarray, window: int) -> np.ndarray:
     if log_losses.size == 0:
         return np.zeros(7)
     recent = log_losses[-window:]
-    start = log_losses[:window]
-    vs_start = recent.mean() - start.mean()
-    vs_best = recent.mean() - _best_window_mean(log_losses, window)
-    slope = _window_slope(recent)
-    curvature = _fit_polynomial(recent, 2)[0] if recent.size >= 3 else 0.0
+    vs_start = recent.mean() - log_losses[:window].mean()
+    vs_best = max(recent.mean() - _best_window_mean(log_losses, window), 0.0)
+    slope = curvature = noise = increase_fraction = 0.0
     if recent.size >= 2:
-        residual = recent - np.polyval(_fit_polynomial(recent, 1), np.linspace(0, 1, recent.size))
-        noise = residual.std()
+        linear, quadratic = _orthogonal_basis(recent.size)
+        slope = _projection(recent, linear)
+        curvature = _projection(recent, quadratic) if recent.size >= 3 else 0.0
+        noise = (recent - recent.mean() - slope * linear).std()
         increase_fraction = np.clip(np.diff(recent) / _INCREASE_SCALE, 0.0, 1.0).mean()
-    else:
-        noise = increase_fraction = 0.0
-    spike = recent.max() - np.median(recent)
+    ordered = np.sort(recent)
+    spike = ordered[-1] - 0.5 * (ordered[(recent.size - 1) // 2] + ordered[recent.size // 2])
     return np.array([vs_start, vs_best, slope, curvature, noise, increase_fraction, spike])
 
 
 def _best_window_mean(log_losses: np.ndarray, window: int) -> float:
     """Smallest mean log-loss over any run of `window` consecutive steps."""
     width = min(window, log_losses.size)
-    sums = np.convolve(log_losses, np.ones(width), mode="valid")
-    return float(sums.min() / width)
+    cumulative = np.concatenate([[0.0], np.cumsum(log_losses)])
+    return float((cumulative[width:] - cumulative[:-width]).min() / width)
 
 
 def _slope_change(log_losses: np.ndarray, window: int) -> float:

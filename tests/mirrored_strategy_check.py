@@ -28,7 +28,7 @@ x[40] = np.nan  # the 6th global batch of 8 is non-finite
 with strategy.scope():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(1)])
     model.compile(keras.optimizers.Adam(1e-2), "mse")
-callback = MetaLRCallback(fixed_policy(-1.0), interval=2, recovery_factor=0.1)
+callback = MetaLRCallback(fixed_policy(-1.0), interval=2, recovery_factor=0.1, snapshot_every=1)
 model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[callback])
 finite = all(np.all(np.isfinite(w)) for w in model.get_weights())
 assert finite, "weights are not finite after recovery"

@@ -131,7 +131,7 @@ def data_with_nan_batch(bad_batch, n_batches=8, batch_size=8):
 def test_a_nan_batch_restores_the_last_good_state_and_cuts_the_rate():
     x, y = data_with_nan_batch(bad_batch=5)  # the 6th batch of 8 is poisoned
     model = tiny_model(lr=1e-2)
-    callback = MetaLRCallback(fixed_policy(0.0), interval=2, recovery_factor=0.1)
+    callback = MetaLRCallback(fixed_policy(0.0), interval=2, recovery_factor=0.1, snapshot_every=1)
     snapshots = {}
 
     class RecordWeights(keras.callbacks.Callback):
@@ -150,6 +150,19 @@ def test_a_nan_batch_restores_the_last_good_state_and_cuts_the_rate():
     assert not np.allclose(model.get_weights()[0], snapshots[4][0])
     assert callback.stopped_reason is None
     assert lr_of(model) == pytest.approx(1e-3)
+
+
+def test_snapshots_are_taken_every_few_decisions():
+    x, y = data_with_nan_batch(bad_batch=5)
+    every_third = MetaLRCallback(fixed_policy(0.0), interval=1, snapshot_every=3)
+    fit(tiny_model(), every_third, x=x, y=y, shuffle=False)
+    assert every_third.recoveries[0].restored_step == 3
+
+    # Automatic: a snapshot costs far more than 0.5% of one tiny training
+    # step, so the callback spaces them out.
+    automatic = MetaLRCallback(fixed_policy(0.0), interval=1)
+    fit(tiny_model(), automatic, epochs=2)
+    assert automatic._snapshot_period > 1
 
 
 def test_repeated_failures_stop_training_with_the_last_good_weights():
@@ -274,6 +287,7 @@ def test_refitting_resets_the_record(halving_policy):
         ({"min_lr": 1e-2, "max_lr": 1e-3}, "max_lr"),
         ({"recovery_factor": 1.5}, "recovery_factor"),
         ({"max_recoveries": -1}, "max_recoveries"),
+        ({"snapshot_every": 0}, "snapshot_every"),
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, match):
