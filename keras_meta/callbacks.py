@@ -23,7 +23,7 @@ from keras_meta.policy import load_policy
 
 _DEFAULT_INTERVAL_UNKNOWN_STEPS = 25  # decision interval while the epoch length is unknown
 _MIN_WINDOW = 8  # the feature window never looks at fewer recorded steps
-_SNAPSHOT_BUDGET = 0.005  # automatic snapshots cost at most this fraction of training time
+_SNAPSHOT_BUDGET = 0.0025  # automatic snapshots cost at most this fraction of training time
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +118,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             weights. Defaults to 3.
         snapshot_every: Integer or `None`. Keep a recovery snapshot of the
             weights and optimizer state every this many decisions. `None`
-            picks the period that keeps the snapshots' cost under 0.5% of the
+            picks the period that keeps the snapshots' cost under 0.25% of the
             training time, measured as training goes.
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """

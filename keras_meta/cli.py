@@ -42,8 +42,8 @@ def _build_parser() -> argparse.ArgumentParser:
     overhead = commands.add_parser(
         "overhead", help="time fit with MetaLRCallback / without it, in fresh processes"
     )
-    overhead.add_argument("--repeats", type=int, default=7, help="runs of each variant (default: 7)")
-    overhead.add_argument("--epochs", type=int, default=5, help="epochs per timed fit (default: 5)")
+    overhead.add_argument("--repeats", type=int, default=9, help="runs of each variant (default: 9)")
+    overhead.add_argument("--epochs", type=int, default=20, help="epochs per timed fit (default: 20)")
     overhead.add_argument("--json", help="also write the measurements to this JSON file")
     overhead.set_defaults(handler=_run_overhead)
 

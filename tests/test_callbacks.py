@@ -158,8 +158,8 @@ def test_snapshots_are_taken_every_few_decisions():
     fit(tiny_model(), every_third, x=x, y=y, shuffle=False)
     assert every_third.recoveries[0].restored_step == 3
 
-    # Automatic: a snapshot costs far more than 0.5% of one tiny training
-    # step, so the callback spaces them out.
+    # Automatic: a snapshot costs far more than 0.25% of one tiny training
+    # step, so the callback spaces them out (its budget is 0.25% of training time).
     automatic = MetaLRCallback(fixed_policy(0.0), interval=1)
     fit(tiny_model(), automatic, epochs=2)
     assert automatic._snapshot_period > 1

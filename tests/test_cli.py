@@ -33,6 +33,7 @@ def test_overhead_runs_in_fresh_processes(tmp_path, capsys):
     result = json.loads(report.read_text())
     assert len(result["seconds_with"]) == len(result["seconds_without"]) == 1
     assert result["ratio"] == pytest.approx(result["seconds_with"][0] / result["seconds_without"][0])
+    assert 0 < result["self_time_fraction"] < 1
     assert "overhead ratio" in capsys.readouterr().out
 
 

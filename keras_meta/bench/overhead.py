@@ -3,6 +3,12 @@
 Each timing runs in a fresh Python process, so that one fit's leftovers
 (traced functions, allocator state) cannot favour the next, and the two
 variants alternate so that slow drifts of the machine hit both alike.
+TensorFlow runs on one thread in both, because thread scheduling on a small
+machine moves single fits by more than the effect being measured.
+
+Two figures come out: the end-to-end ratio of median fit times, and the
+callback's *self time*, the time spent inside its hooks as a fraction of the
+fit, which is far less noisy than a ratio of two noisy medians.
 
 Run it with `keras-meta overhead`; `python -m keras_meta.bench.overhead
 --child` is the child process it starts.
@@ -19,6 +25,8 @@ import subprocess
 import sys
 import time
 
+from keras_meta.callbacks import MetaLRCallback
+
 _N_SAMPLES = 4096
 _N_FEATURES = 32
 _N_CLASSES = 10
@@ -26,7 +34,7 @@ _HIDDEN = (128, 128)
 _BATCH_SIZE = 32
 
 
-def time_one_fit(with_callback: bool, epochs: int, seed: int = 0) -> float:
+def time_one_fit(with_callback: bool, epochs: int, seed: int = 0) -> dict:
     """Times `fit` of a small MLP, after a one-epoch warm-up that traces it.
 
     Args:
@@ -35,13 +43,13 @@ def time_one_fit(with_callback: bool, epochs: int, seed: int = 0) -> float:
         seed: Integer. Seeds the data and the weights.
 
     Returns:
-        The timed fit's wall time in seconds.
+        A dict: `seconds`, the timed fit's wall time, and `callback_seconds`,
+        the time spent inside the callback's hooks (0 without it).
     """
     import keras
     import numpy as np
 
-    from keras_meta import MetaLRCallback
-
+    _use_one_thread()
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((_N_SAMPLES, _N_FEATURES)).astype("float32")
@@ -53,13 +61,46 @@ def time_one_fit(with_callback: bool, epochs: int, seed: int = 0) -> float:
     )
     model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x, y, batch_size=_BATCH_SIZE, epochs=1, verbose=0)
-    callbacks = [MetaLRCallback()] if with_callback else []
+    callback = _SelfTimedCallback()
     start = time.perf_counter()
-    model.fit(x, y, batch_size=_BATCH_SIZE, epochs=epochs, verbose=0, callbacks=callbacks)
-    return time.perf_counter() - start
+    model.fit(
+        x, y, batch_size=_BATCH_SIZE, epochs=epochs, verbose=0, callbacks=[callback] if with_callback else []
+    )
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "callback_seconds": callback.seconds if with_callback else 0.0}
 
 
-def measure_overhead(repeats: int = 7, epochs: int = 5) -> dict:
+def _use_one_thread() -> None:
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def _self_timed(hook):
+    def timed(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return hook(self, *args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    return timed
+
+
+class _SelfTimedCallback(MetaLRCallback):
+    """`MetaLRCallback` that adds up the time spent in its hooks."""
+
+    seconds = 0.0
+    on_train_begin = _self_timed(MetaLRCallback.on_train_begin)
+    on_epoch_begin = _self_timed(MetaLRCallback.on_epoch_begin)
+    on_train_batch_end = _self_timed(MetaLRCallback.on_train_batch_end)
+    on_epoch_end = _self_timed(MetaLRCallback.on_epoch_end)
+
+
+def measure_overhead(repeats: int = 9, epochs: int = 20) -> dict:
     """Runs `repeats` pairs of fresh-process fits, alternating the order.
 
     Args:
@@ -71,14 +112,19 @@ def measure_overhead(repeats: int = 7, epochs: int = 5) -> dict:
         medians, and a description of the machine and the workload.
     """
     times = {"with": [], "without": []}
+    self_fractions = []
     for repeat in range(repeats):
         order = ("without", "with") if repeat % 2 == 0 else ("with", "without")
         for variant in order:
-            times[variant].append(_time_in_child(variant == "with", epochs, seed=repeat))
+            timing = _time_in_child(variant == "with", epochs, seed=repeat)
+            times[variant].append(timing["seconds"])
+            if variant == "with":
+                self_fractions.append(timing["callback_seconds"] / timing["seconds"])
     median_with = statistics.median(times["with"])
     median_without = statistics.median(times["without"])
     return {
         "ratio": median_with / median_without,
+        "self_time_fraction": statistics.median(self_fractions),
         "median_seconds_with": median_with,
         "median_seconds_without": median_without,
         "seconds_with": times["with"],
@@ -87,7 +133,7 @@ def measure_overhead(repeats: int = 7, epochs: int = 5) -> dict:
         "workload": (
             f"MLP {_N_FEATURES}-{'-'.join(map(str, _HIDDEN))}-{_N_CLASSES}, {_N_SAMPLES} samples, "
             f"batch {_BATCH_SIZE}, {epochs} epochs ({epochs * _N_SAMPLES // _BATCH_SIZE} steps), "
-            "default policy and interval"
+            "default policy and interval, TensorFlow on one thread"
         ),
         "machine": machine_description(),
     }
@@ -116,6 +162,8 @@ def format_report(result: dict) -> str:
     return "\n".join(
         [
             f"- overhead ratio (median with / median without): **{result['ratio']:.3f}**",
+            f"- time inside the callback's hooks: **{100 * result['self_time_fraction']:.2f}%** of fit "
+            "(median)",
             f"- median fit time: {result['median_seconds_with']:.3f} s with the callback, "
             f"{result['median_seconds_without']:.3f} s without ({result['repeats']} fresh processes each)",
             f"- workload: {result['workload']}",
@@ -124,25 +172,24 @@ def format_report(result: dict) -> str:
     )
 
 
-def _time_in_child(with_callback: bool, epochs: int, seed: int) -> float:
+def _time_in_child(with_callback: bool, epochs: int, seed: int) -> dict:
     command = [sys.executable, "-m", "keras_meta.bench.overhead", "--child", "--epochs", str(epochs)]
     command += ["--seed", str(seed)] + (["--with-callback"] if with_callback else [])
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     completed = subprocess.run(command, capture_output=True, text=True, env=environment)
     if completed.returncode != 0:
         raise RuntimeError(f"The timing process failed:\n{completed.stderr[-2000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])["seconds"]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def _child_main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="One timed fit (a child of `keras-meta overhead`).")
     parser.add_argument("--child", action="store_true", required=True)
     parser.add_argument("--with-callback", action="store_true")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    seconds = time_one_fit(args.with_callback, args.epochs, args.seed)
-    print(json.dumps({"seconds": seconds}))
+    print(json.dumps(time_one_fit(args.with_callback, args.epochs, args.seed)))
 
 
 if __name__ == "__main__":
