@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 
+from keras_meta.bench._environment import machine_description
 from keras_meta.callbacks import MetaLRCallback
 
 _N_SAMPLES = 4096
@@ -137,24 +137,6 @@ def measure_overhead(repeats: int = 9, epochs: int = 20) -> dict:
         ),
         "machine": machine_description(),
     }
-
-
-def machine_description() -> str:
-    """The processor, core count and library versions, in one line."""
-    import keras
-    import numpy
-
-    try:
-        import tensorflow as tf
-
-        backend = f"tensorflow {tf.__version__}"
-    except ImportError:
-        backend = "no tensorflow"
-    return (
-        f"{platform.machine()} {platform.processor() or platform.platform()}, {os.cpu_count()} cores; "
-        f"python {platform.python_version()}, keras {keras.__version__} ({keras.backend.backend()}), "
-        f"{backend}, numpy {numpy.__version__}"
-    )
 
 
 def format_report(result: dict) -> str:
