@@ -1,4 +1,4 @@
-"""The `keras-meta` command line: demo, overhead, inspect."""
+"""The `keras-meta` command line: demo, bench, overhead, inspect."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = _build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     if args.command is None:
         parser.print_help()
         return 2
@@ -27,9 +28,7 @@ def main(argv=None) -> int:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="keras-meta", description="Meta-learned learning-rate control for Keras."
-    )
+    parser = argparse.ArgumentParser(prog="keras-meta", description="Meta-learned learning-rate control for Keras.")
     commands = parser.add_subparsers(dest="command")
 
     demo = commands.add_parser("demo", help="train a model with constant Adam and with MetaLRCallback")
@@ -39,13 +38,21 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the split and weights (default: 0)")
     demo.set_defaults(handler=_run_demo)
 
-    overhead = commands.add_parser(
-        "overhead", help="time fit with MetaLRCallback / without it, in fresh processes"
-    )
+    overhead = commands.add_parser("overhead", help="time fit with MetaLRCallback / without it, in fresh processes")
     overhead.add_argument("--repeats", type=int, default=9, help="runs of each variant (default: 9)")
     overhead.add_argument("--epochs", type=int, default=20, help="epochs per timed fit (default: 20)")
     overhead.add_argument("--json", help="also write the measurements to this JSON file")
     overhead.set_defaults(handler=_run_overhead)
+
+    bench = commands.add_parser("bench", help="benchmark MetaLRCallback against Keras's usual schedules")
+    bench.add_argument("--output", default="bench_output", help="folder for cache, report, plots")
+    bench.add_argument("--quick", action="store_true", help="3 small tasks, 1 seed, 3 starting rates")
+    bench.add_argument("--seeds", type=int, help="seeds 0..N-1 (default: 3, or 1 with --quick)")
+    bench.add_argument("--workers", type=int, default=2, help="worker processes (default: 2; 0 = none)")
+    bench.add_argument("--policy", default="default", help="policy name or directory (default: default)")
+    bench.add_argument("--tasks", help="a Python file defining TASKS (and optionally METHODS)")
+    bench.add_argument("--task", action="append", dest="task_names", help="run only this task (repeatable)")
+    bench.set_defaults(handler=_run_bench)
 
     inspect = commands.add_parser("inspect", help="show a policy's card")
     inspect.add_argument("policy", nargs="?", default="default", help="policy name or directory")
@@ -70,6 +77,24 @@ def _run_overhead(args) -> int:
     if args.json:
         with open(args.json, "w") as file:
             json.dump(result, file, indent=2)
+    return 0
+
+
+def _run_bench(args) -> int:
+    from keras_meta.bench.suite import run_benchmark
+
+    command = "keras-meta " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
+    report = run_benchmark(
+        args.output,
+        quick=args.quick,
+        seeds=args.seeds,
+        workers=args.workers,
+        policy=args.policy,
+        task_file=args.tasks,
+        task_names=args.task_names,
+        command=command,
+    )
+    print(f"Report: {report}")
     return 0
 
 

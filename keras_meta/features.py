@@ -205,8 +205,7 @@ def _slope_change(log_losses: np.ndarray, window: int) -> float:
 def _rate_features(learning_rate: float, initial: float, progress: float) -> np.ndarray:
     if not (learning_rate > 0 and initial > 0):
         raise ValueError(
-            "Learning rates must be positive. Received: "
-            f"learning_rate={learning_rate}, initial_learning_rate={initial}"
+            f"Learning rates must be positive. Received: learning_rate={learning_rate}, initial_learning_rate={initial}"
         )
     return np.array(
         [

@@ -134,8 +134,7 @@ def suggest_lr(
     planned_epochs = planned_epochs or epochs
     if planned_epochs < epochs:
         raise ValueError(
-            "`planned_epochs` must be at least `epochs`. "
-            f"Received: epochs={epochs}, planned_epochs={planned_epochs}"
+            f"`planned_epochs` must be at least `epochs`. Received: epochs={epochs}, planned_epochs={planned_epochs}"
         )
     policy = load_policy(policy)
     interval = interval or _probe_interval(x, batch_size, epochs)

@@ -110,8 +110,7 @@ class Policy:
         self.feature_std = _as_vector(np.ones(n_features) if feature_std is None else feature_std)
         if activation not in ACTIVATIONS:
             raise ValueError(
-                f"Unknown activation. Expected one of {sorted(ACTIVATIONS)}. "
-                f"Received: activation={activation!r}"
+                f"Unknown activation. Expected one of {sorted(ACTIVATIONS)}. Received: activation={activation!r}"
             )
         self.activation = activation
         self.card = _complete_card(card or {}, self)
@@ -375,8 +374,7 @@ def _check_shapes(policy: Policy) -> None:
     _check_layer("value", *policy.value_head, width)
     if policy.action_head[0].shape[1] != policy.actions.size:
         raise ValueError(
-            f"The action head has {policy.action_head[0].shape[1]} outputs "
-            f"but there are {policy.actions.size} actions."
+            f"The action head has {policy.action_head[0].shape[1]} outputs but there are {policy.actions.size} actions."
         )
     if policy.value_head[0].shape[1] != 1:
         raise ValueError("The value head must have one output.")

@@ -138,9 +138,7 @@ def test_a_nan_batch_restores_the_last_good_state_and_cuts_the_rate():
         def on_train_batch_end(self, batch, logs=None):
             snapshots[batch + 1] = self.model.get_weights()
 
-    history = model.fit(
-        x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[RecordWeights(), callback]
-    )
+    history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[RecordWeights(), callback])
     (recovery,) = callback.recoveries
     assert (recovery.step, recovery.restored_step) == (6, 4)
     assert recovery.new_lr == pytest.approx(1e-3)

@@ -63,9 +63,7 @@ def time_one_fit(with_callback: bool, epochs: int, seed: int = 0) -> dict:
     model.fit(x, y, batch_size=_BATCH_SIZE, epochs=1, verbose=0)
     callback = _SelfTimedCallback()
     start = time.perf_counter()
-    model.fit(
-        x, y, batch_size=_BATCH_SIZE, epochs=epochs, verbose=0, callbacks=[callback] if with_callback else []
-    )
+    model.fit(x, y, batch_size=_BATCH_SIZE, epochs=epochs, verbose=0, callbacks=[callback] if with_callback else [])
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "callback_seconds": callback.seconds if with_callback else 0.0}
 
@@ -144,8 +142,7 @@ def format_report(result: dict) -> str:
     return "\n".join(
         [
             f"- overhead ratio (median with / median without): **{result['ratio']:.3f}**",
-            f"- time inside the callback's hooks: **{100 * result['self_time_fraction']:.2f}%** of fit "
-            "(median)",
+            f"- time inside the callback's hooks: **{100 * result['self_time_fraction']:.2f}%** of fit (median)",
             f"- median fit time: {result['median_seconds_with']:.3f} s with the callback, "
             f"{result['median_seconds_without']:.3f} s without ({result['repeats']} fresh processes each)",
             f"- workload: {result['workload']}",

@@ -237,18 +237,19 @@ def _execute(jobs, workers, progress):
                 yield job, _call(job)
                 bar.update()
             return
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(
-            workers,
-            mp_context=context,
-            initializer=_initialize_worker,
-            max_tasks_per_child=_MAX_FITS_PER_WORKER,
-        ) as pool:
-            futures = {pool.submit(run_job, _plain(job)): job for job in jobs}
-            for future in concurrent.futures.as_completed(futures):
-                error = future.exception()
-                yield futures[future], error if error is not None else future.result()
-                bar.update()
+        # Fresh pools for every few jobs per worker: many fits in one process
+        # slow down. (ProcessPoolExecutor's max_tasks_per_child can deadlock
+        # on Python 3.11, so the recycling is done here.)
+        chunk = workers * _MAX_FITS_PER_WORKER
+        for start in range(0, len(jobs), chunk):
+            with concurrent.futures.ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_initialize_worker
+            ) as pool:
+                futures = {pool.submit(run_job, _plain(job)): job for job in jobs[start : start + chunk]}
+                for future in concurrent.futures.as_completed(futures):
+                    error = future.exception()
+                    yield futures[future], error if error is not None else future.result()
+                    bar.update()
     finally:
         bar.close()
 
