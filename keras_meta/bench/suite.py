@@ -6,7 +6,6 @@ import datetime
 import pathlib
 
 from keras_meta.bench._environment import machine_description
-from keras_meta.bench._environment import versions
 from keras_meta.bench.methods import standard_methods
 from keras_meta.bench.report import write_report
 from keras_meta.bench.runner import resolve_tasks
@@ -84,7 +83,6 @@ def run_benchmark(
         "command": f"`{command}`",
         "date": datetime.date.today().isoformat(),
         "machine": machine_description(),
-        "versions": ", ".join(f"{k} {v}" for k, v in versions().items()),
         "seeds": f"{seeds} (0..{seeds - 1})",
         "tasks": ", ".join(task_names),
         "policy": f"{loaded.name} v{loaded.card['version']} ({loaded.card['kind']})",

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from keras_meta.bench.methods import Method
+from keras_meta.bench.tasks import Task
 from keras_meta.bench.tasks import mlp
 from keras_meta.bench.tasks import split_and_standardise
 
@@ -15,10 +16,6 @@ def load_tiny(seed):
     return split_and_standardise(x, y, seed, standardise_y=True)
 
 
-TASKS = [
-    __import__("keras_meta.bench.tasks", fromlist=["Task"]).Task(
-        "tiny_regression", "60 x 3 linear teacher", load_tiny, mlp((8,)), "mse", batch_size=16, epochs=3
-    )
-]
+TASKS = [Task("tiny_regression", "60 x 3 linear teacher", load_tiny, mlp((8,)), "mse", batch_size=16, epochs=3)]
 
 METHODS = [Method("sgd@0.01", lambda context: keras.optimizers.SGD(0.01), fingerprint={"version": 1})]

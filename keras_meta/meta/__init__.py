@@ -1,0 +1,1 @@
+"""Meta-training: synthetic task families, look-ahead labels, DAgger (in progress)."""

@@ -1,0 +1,208 @@
+"""Synthetic task families for meta-training, generated from a seed.
+
+Nothing here loads a benchmark data set: the meta-training tasks are random
+teacher networks (regression and classification) and Gaussian mixtures, with
+varied sizes, noise, architectures, optimizers and budgets. That keeps every
+benchmark figure a held-out figure.
+
+A `TaskSpec` is plain data (JSON-able), so rollouts can be described, cached
+and sent to worker processes; `make_data` and `build_model` turn it into
+arrays and a Keras model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+FAMILIES = ("teacher_regression", "teacher_classification", "gaussian_mixture")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+ACTIVATIONS = ("relu", "tanh", "gelu", "elu")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """One synthetic training task, as plain data.
+
+    Attributes:
+        seed: Integer. Seeds the data and the initial weights.
+        family: String. One of `FAMILIES`.
+        n_samples: Integer. Training samples (validation adds a quarter).
+        n_features: Integer.
+        n_classes: Integer. 1 for regression.
+        noise: Float. Label noise (regression: std relative to the target's;
+            classification: fraction of flipped labels).
+        teacher_depth: Integer. Hidden layers of the teacher network.
+        hidden: Tuple of integers. The student's hidden layer widths.
+        activation: String.
+        batch_norm: Boolean.
+        dropout: Float.
+        optimizer: String. One of `OPTIMIZERS`.
+        initial_lr: Float.
+        batch_size: Integer.
+        epochs: Integer.
+    """
+
+    seed: int
+    family: str
+    n_samples: int
+    n_features: int
+    n_classes: int
+    noise: float
+    teacher_depth: int
+    hidden: tuple
+    activation: str
+    batch_norm: bool
+    dropout: float
+    optimizer: str
+    initial_lr: float
+    batch_size: int
+    epochs: int
+
+    @property
+    def loss(self) -> str:
+        return "mse" if self.n_classes == 1 else "sparse_categorical_crossentropy"
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.n_samples / self.batch_size)
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "hidden": list(self.hidden)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TaskSpec:
+        return cls(**{**values, "hidden": tuple(values["hidden"])})
+
+
+def sample_task(seed: int, optimizers=OPTIMIZERS, max_steps: int = 1500) -> TaskSpec:
+    """Draws one task of the meta-training distribution.
+
+    Args:
+        seed: Integer. The task is a pure function of it.
+        optimizers: Sequence of strings. The optimizers to draw from.
+        max_steps: Integer. Epochs are cut so that a run has at most this
+            many steps.
+
+    Returns:
+        A `TaskSpec`.
+    """
+    rng = np.random.default_rng(seed)
+    family = str(rng.choice(FAMILIES))
+    n_samples = int(rng.choice([256, 512, 1024, 2048]))
+    batch_size = int(rng.choice([16, 32, 64, 128]))
+    steps_per_epoch = math.ceil(n_samples / batch_size)
+    epochs = int(rng.integers(10, 61))
+    epochs = max(3, min(epochs, max_steps // steps_per_epoch))
+    depth = int(rng.integers(1, 5))
+    width = int(rng.choice([16, 32, 64, 128, 256]))
+    return TaskSpec(
+        seed=int(seed),
+        family=family,
+        n_samples=n_samples,
+        n_features=int(rng.integers(2, 65)),
+        n_classes=1 if family == "teacher_regression" else int(rng.integers(2, 11)),
+        noise=float(rng.uniform(0.0, 0.3)),
+        teacher_depth=int(rng.integers(1, 4)),
+        hidden=(width,) * depth,
+        activation=str(rng.choice(ACTIVATIONS)),
+        batch_norm=bool(rng.random() < 0.3),
+        dropout=float(rng.choice([0.0, 0.0, 0.1, 0.3])),
+        optimizer=str(rng.choice(optimizers)),
+        initial_lr=float(10 ** rng.uniform(-4.5, -0.5)),
+        batch_size=batch_size,
+        epochs=epochs,
+    )
+
+
+def make_data(spec: TaskSpec) -> dict[str, np.ndarray]:
+    """The task's arrays: `x_train`, `y_train`, `x_val`, `y_val`.
+
+    Inputs are standard normal (mixtures: clusters); targets come from the
+    family's generator with the spec's noise.
+    """
+    rng = np.random.default_rng([spec.seed, 1])
+    n_total = spec.n_samples + spec.n_samples // 4
+    if spec.family == "gaussian_mixture":
+        x, y = _gaussian_mixture(rng, n_total, spec)
+    else:
+        x = rng.standard_normal((n_total, spec.n_features))
+        y = _teacher_targets(rng, x, spec)
+    x = x.astype(np.float32)
+    split = spec.n_samples
+    return {"x_train": x[:split], "y_train": y[:split], "x_val": x[split:], "y_val": y[split:]}
+
+
+def _teacher_targets(rng, x, spec: TaskSpec) -> np.ndarray:
+    """A random tanh teacher network; regression output or argmax classes."""
+    hidden = x
+    for _ in range(spec.teacher_depth):
+        kernel = rng.standard_normal((hidden.shape[1], 32)) / math.sqrt(hidden.shape[1])
+        hidden = np.tanh(hidden @ kernel * 2.0)
+    outputs = hidden @ rng.standard_normal((hidden.shape[1], spec.n_classes))
+    if spec.n_classes == 1:
+        y = outputs[:, 0]
+        y = (y - y.mean()) / (y.std() + 1e-8)
+        y = y + spec.noise * rng.standard_normal(y.shape)
+        return y[:, None].astype(np.float32)
+    return _flip_labels(rng, outputs.argmax(axis=1), spec)
+
+
+def _gaussian_mixture(rng, n_total, spec: TaskSpec):
+    """Clusters per class, two or three clusters each, overlapping by a random spread."""
+    clusters_per_class = int(rng.integers(1, 4))
+    centres = rng.standard_normal((spec.n_classes * clusters_per_class, spec.n_features)) * 2.0
+    spread = rng.uniform(0.5, 2.0)
+    assignment = rng.integers(0, len(centres), n_total)
+    x = centres[assignment] + spread * rng.standard_normal((n_total, spec.n_features))
+    return x, _flip_labels(rng, assignment % spec.n_classes, spec)
+
+
+def _flip_labels(rng, labels, spec: TaskSpec) -> np.ndarray:
+    flip = rng.random(labels.shape) < spec.noise
+    labels = np.where(flip, rng.integers(0, spec.n_classes, labels.shape), labels)
+    return labels.astype(np.int32)
+
+
+def build_model(spec: TaskSpec):
+    """The student network of the spec, compiled with its optimizer at `initial_lr`."""
+    import keras
+
+    keras.utils.set_random_seed(spec.seed)
+    layers = [keras.Input((spec.n_features,))]
+    for units in spec.hidden:
+        layers.append(keras.layers.Dense(units, use_bias=not spec.batch_norm))
+        if spec.batch_norm:
+            layers.append(keras.layers.BatchNormalization())
+        layers.append(keras.layers.Activation(spec.activation))
+        if spec.dropout:
+            layers.append(keras.layers.Dropout(spec.dropout))
+    layers.append(keras.layers.Dense(spec.n_classes))
+    model = keras.Sequential(layers)
+    model.compile(make_optimizer(spec.optimizer, spec.initial_lr), _loss(spec))
+    return model
+
+
+def make_optimizer(name: str, lr: float):
+    """A Keras optimizer by the short name used in `TaskSpec`."""
+    import keras
+
+    factories = {
+        "adam": lambda: keras.optimizers.Adam(lr),
+        "adamw": lambda: keras.optimizers.AdamW(lr),
+        "sgd": lambda: keras.optimizers.SGD(lr, momentum=0.9),
+        "rmsprop": lambda: keras.optimizers.RMSprop(lr),
+    }
+    if name not in factories:
+        raise ValueError(f"Unknown optimizer. Expected one of {sorted(factories)}. Received: {name!r}")
+    return factories[name]()
+
+
+def _loss(spec: TaskSpec):
+    import keras
+
+    if spec.n_classes == 1:
+        return keras.losses.MeanSquaredError()
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)

@@ -1,0 +1,63 @@
+import inspect
+import json
+
+import numpy as np
+import pytest
+
+from keras_meta.meta import families
+from keras_meta.meta.families import TaskSpec
+from keras_meta.meta.families import build_model
+from keras_meta.meta.families import make_data
+from keras_meta.meta.families import sample_task
+
+
+def test_a_task_is_a_pure_function_of_its_seed():
+    assert sample_task(7) == sample_task(7)
+    first, second = make_data(sample_task(7)), make_data(sample_task(7))
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name])
+    assert sample_task(7) != sample_task(8)
+
+
+def test_specs_round_trip_through_json():
+    spec = sample_task(3)
+    assert TaskSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+
+
+def test_the_distribution_covers_every_family_optimizer_and_budget_limit():
+    specs = [sample_task(seed, max_steps=800) for seed in range(300)]
+    assert {s.family for s in specs} == set(families.FAMILIES)
+    assert {s.optimizer for s in specs} == set(families.OPTIMIZERS)
+    assert any(s.batch_norm for s in specs) and any(s.dropout for s in specs)
+    assert all(s.epochs * s.steps_per_epoch <= 800 or s.epochs == 3 for s in specs)
+    rates = np.log10([s.initial_lr for s in specs])
+    assert rates.min() < -4 and rates.max() > -1
+    assert {sample_task(seed, optimizers=("adam",)).optimizer for seed in range(50)} == {"adam"}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_data_shapes_and_labels(seed):
+    spec = sample_task(seed)
+    data = make_data(spec)
+    assert data["x_train"].shape == (spec.n_samples, spec.n_features)
+    assert len(data["x_val"]) == spec.n_samples // 4
+    if spec.n_classes == 1:
+        assert data["y_train"].shape == (spec.n_samples, 1)
+    else:
+        assert data["y_train"].min() >= 0 and data["y_train"].max() < spec.n_classes
+    assert all(np.all(np.isfinite(a)) for a in data.values())
+
+
+def test_the_student_trains_on_its_task():
+    spec = sample_task(11)
+    data = make_data(spec)
+    model = build_model(spec)
+    history = model.fit(data["x_train"], data["y_train"], batch_size=spec.batch_size, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert type(model.optimizer).__name__.lower().replace("_", "") == spec.optimizer
+
+
+def test_meta_training_never_touches_benchmark_data():
+    source = inspect.getsource(families)
+    for benchmark_source in ("sklearn", "mnist1d", "keras_meta.bench"):
+        assert benchmark_source not in source
