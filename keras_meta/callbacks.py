@@ -280,22 +280,9 @@ class MetaLRCallback(keras.callbacks.Callback):
     def _decide(self):
         optimizer = self.model.optimizer
         old_lr = get_lr(optimizer)
-        features = extract_features(
-            self.losses,
-            old_lr,
-            initial_learning_rate=self._initial_lr,
-            progress=self._progress(),
-            window=self._window,
-            val_losses=self._val_losses,
-            epoch_losses=self._epoch_losses,
-            last_log2_multiplier=self._last_log2_multiplier,
-            optimizer=self._optimizer_kind,
-        )
+        features = self._features(old_lr)
         probabilities, value = self.policy.evaluate(features)
-        if self.sample:
-            action = int(self._rng.choice(len(probabilities), p=probabilities))
-        else:
-            action = int(np.argmax(probabilities))
+        action = self._choose_action(features, probabilities)
         log2_multiplier = float(self.policy.actions[action])
         new_lr = _clamp(old_lr * 2.0**log2_multiplier, self.min_lr, self.max_lr)
         if new_lr != old_lr:
@@ -306,6 +293,26 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.decisions.append(Decision(self._step, self._epoch, old_lr, new_lr, log2_multiplier, value))
         if self.verbose:
             print(f"MetaLRCallback: step {self._step}: lr {old_lr:.3g} -> {new_lr:.3g} (value {value:+.3f})")
+
+    def _features(self, lr):
+        """The policy's input now (see `keras_meta.features`)."""
+        return extract_features(
+            self.losses,
+            lr,
+            initial_learning_rate=self._initial_lr,
+            progress=self._progress(),
+            window=self._window,
+            val_losses=self._val_losses,
+            epoch_losses=self._epoch_losses,
+            last_log2_multiplier=self._last_log2_multiplier,
+            optimizer=self._optimizer_kind,
+        )
+
+    def _choose_action(self, features, probabilities) -> int:
+        """The index of the action to take: the most likely, or a seeded draw."""
+        if self.sample:
+            return int(self._rng.choice(len(probabilities), p=probabilities))
+        return int(np.argmax(probabilities))
 
     def _maybe_snapshot(self, seconds_per_interval):
         """Takes a snapshot every `_snapshot_period` decisions.

@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from keras_meta.meta.families import build_model
+from keras_meta.meta.families import make_data
+from keras_meta.meta.families import sample_task
+from keras_meta.meta.lookahead import BranchScorer
+from keras_meta.meta.lookahead import LookaheadConfig
+from keras_meta.meta.lookahead import soft_labels
+
+
+@pytest.fixture(scope="module")
+def trained():
+    spec = sample_task(5, optimizers=("adam",))
+    spec = type(spec).from_dict({**spec.to_dict(), "family": "teacher_regression", "n_classes": 1, "dropout": 0.0})
+    data = make_data(spec)
+    model = build_model(spec)
+    model.optimizer.learning_rate = 1e-5
+    model.fit(data["x_train"], data["y_train"], batch_size=spec.batch_size, epochs=1, verbose=0)
+    return spec, data, model
+
+
+def test_branches_leave_the_model_untouched(trained):
+    spec, data, model = trained
+    weights = model.get_weights()
+    slots = [v.numpy().copy() for v in model.optimizer.variables]
+    BranchScorer(model, data, spec.batch_size, LookaheadConfig(horizon=3, cooldown=2)).branch_losses(
+        model, 1e-5, [0.5, 2.0]
+    )
+    for got, want in zip(model.get_weights(), weights):
+        np.testing.assert_array_equal(got, want)
+    for variable, want in zip(model.optimizer.variables, slots):
+        np.testing.assert_array_equal(variable.numpy(), want)
+
+
+def test_a_zero_rate_branch_scores_the_current_model(trained):
+    spec, data, model = trained
+    config = LookaheadConfig(horizon=3, cooldown=2, eval_batches=2)
+    scorer = BranchScorer(model, data, batch_size=len(data["x_val"]), config=config)  # every val batch is all of val
+    (loss,) = scorer.branch_losses(model, 1e-3, [0.0])
+    assert loss == pytest.approx(float(model.evaluate(data["x_val"], data["y_val"], verbose=0)), rel=1e-4)
+
+
+def test_from_a_far_too_small_rate_the_largest_multiplier_wins(trained):
+    spec, data, model = trained
+    scorer = BranchScorer(model, data, spec.batch_size, LookaheadConfig(horizon=10, cooldown=5), seed=1)
+    losses = scorer.branch_losses(model, 1e-5, [0.5, 1.0, 2.0])
+    assert losses[2] < losses[1] < losses[0]
+    assert soft_labels(losses, 0.001).argmax() == 2
+
+
+def test_soft_labels_edge_cases():
+    np.testing.assert_allclose(soft_labels(np.array([1.0, 1.0]), 0.1), [0.5, 0.5])
+    np.testing.assert_allclose(soft_labels(np.array([np.inf, np.inf]), 0.1), [1.0, 0.0])
+    labels = soft_labels(np.array([0.0, 1.0, np.nan]), 0.1)
+    assert labels[0] == pytest.approx(1.0) and labels[2] == 0.0
