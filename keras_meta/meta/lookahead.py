@@ -4,7 +4,7 @@ At a decision point the `BranchScorer` copies the model's weights and
 optimizer state into a twin model, and for each candidate multiplier trains
 the twin from that same state: `horizon` steps at the candidate rate, then a
 `cooldown` of steps with the rate annealed linearly to zero, then scores the
-branch on held-out batches. Every branch sees the same batches.
+branch on held-out samples. Every branch sees the same batches.
 
 Why the cool-down: scored right after a short horizon, a large rate is
 penalised for the noise it adds even when it makes more progress, so greedy
@@ -31,13 +31,13 @@ class LookaheadConfig:
     Attributes:
         horizon: Integer. Steps at the candidate rate.
         cooldown: Integer. Steps with the rate annealed linearly to zero.
-        eval_batches: Integer. Held-out batches that score each branch.
+        eval_samples: Integer. Held-out samples (at most) that score each branch, in one batch.
         temperature: Float. Soft labels are `softmax(-(log L - min log L) / temperature)`.
     """
 
     horizon: int = 20
     cooldown: int = 10
-    eval_batches: int = 4
+    eval_samples: int = 1024
     temperature: float = 0.02
 
 
@@ -80,30 +80,34 @@ class BranchScorer:
                 "The model's optimizer is not built like its twin's; score branches only after training has begun."
             )
         train_batches = self._batches("train", self.config.horizon + self.config.cooldown)
-        val_batches = self._batches("val", self.config.eval_batches)
+        val_batch = self._validation_batch()
         losses = []
         for multiplier in multipliers:
             self.twin.set_weights(weights)
             for variable, value in zip(self.twin.optimizer.variables, optimizer_values):
                 variable.assign(value)
-            losses.append(self._run_branch(lr * multiplier, train_batches, val_batches))
+            losses.append(self._run_branch(lr * multiplier, train_batches, val_batch))
         return np.array(losses)
 
-    def _run_branch(self, rate, train_batches, val_batches) -> float:
+    def _run_branch(self, rate, train_batches, val_batch) -> float:
         horizon, cooldown = self.config.horizon, self.config.cooldown
         for step, (x, y) in enumerate(train_batches):
             annealed = 1.0 if step < horizon else 1.0 - (step - horizon + 1) / (cooldown + 1)
             set_lr(self.twin.optimizer, rate * annealed)
             if not math.isfinite(float(self.twin.train_on_batch(x, y))):
                 return math.inf
-        losses = [float(self.twin.test_on_batch(x, y)) for x, y in val_batches]
-        loss = float(np.mean(losses))
+        loss = float(self.twin.test_on_batch(*val_batch))
         return loss if math.isfinite(loss) else math.inf
 
     def _batches(self, split, count):
         x, y = self.data[f"x_{split}"], self.data[f"y_{split}"]
         size = min(self.batch_size, len(x))
         return [(x[i], y[i]) for i in (self._rng.choice(len(x), size, replace=False) for _ in range(count))]
+
+    def _validation_batch(self):
+        x, y = self.data["x_val"], self.data["y_val"]
+        chosen = self._rng.choice(len(x), min(self.config.eval_samples, len(x)), replace=False)
+        return x[chosen], y[chosen]
 
 
 def soft_labels(branch_losses: np.ndarray, temperature: float) -> np.ndarray:

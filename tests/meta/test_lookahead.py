@@ -35,8 +35,8 @@ def test_branches_leave_the_model_untouched(trained):
 
 def test_a_zero_rate_branch_scores_the_current_model(trained):
     spec, data, model = trained
-    config = LookaheadConfig(horizon=3, cooldown=2, eval_batches=2)
-    scorer = BranchScorer(model, data, batch_size=len(data["x_val"]), config=config)  # every val batch is all of val
+    config = LookaheadConfig(horizon=3, cooldown=2)
+    scorer = BranchScorer(model, data, spec.batch_size, config=config)  # scores on all of val (< 1024 samples)
     (loss,) = scorer.branch_losses(model, 1e-3, [0.0])
     assert loss == pytest.approx(float(model.evaluate(data["x_val"], data["y_val"], verbose=0)), rel=1e-4)
 
