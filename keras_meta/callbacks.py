@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
 import time
 import warnings
 
@@ -140,7 +141,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         super().__init__()
         _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoveries, snapshot_every)
         self.policy = load_policy(policy)
-        self._policy_argument = policy if not isinstance(policy, Policy) else None
+        self._policy_argument = None if isinstance(policy, Policy) else os.fspath(policy)
         self.interval = interval
         self.min_lr = float(min_lr)
         self.max_lr = float(max_lr)
@@ -220,6 +221,8 @@ class MetaLRCallback(keras.callbacks.Callback):
         if not math.isfinite(running_mean):
             if self.recover_non_finite:
                 self._recover(batch)
+            else:
+                self._previous_batch = batch
             return
         self._record_loss(batch, running_mean, steps)
         if self._step - self._last_decision_step >= self._interval:
@@ -350,6 +353,14 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._consecutive_failures += 1
         optimizer = self.model.optimizer
         old_lr = get_lr(optimizer)
+        if self._snapshot is None:
+            self.model.stop_training = True
+            self.stopped_reason = (
+                f"MetaLRCallback stopped training: the loss was non-finite at batch {self._step} and no "
+                "finite weights were ever seen to restore. Check the model's initial weights and the data."
+            )
+            warnings.warn(self.stopped_reason, RuntimeWarning, stacklevel=2)
+            return
         self._restore_snapshot()
         if self._consecutive_failures > self.max_recoveries:
             self.model.stop_training = True

@@ -16,28 +16,21 @@ DEMO_BATCH_SIZE = 32
 DEMO_LR = 1e-3
 
 
-def load_digits_splits(seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def load_digits_splits(seed: int = 0):
     """scikit-learn's digits, standardised, split 60/20/20 into train, val and test.
 
     Args:
         seed: Integer. Seeds the shuffle.
 
     Returns:
-        A dict mapping "train", "val" and "test" to `(x, y)` pairs.
+        A `keras_meta.bench.tasks.Splits`.
     """
     from sklearn.datasets import load_digits
 
+    from keras_meta.bench.tasks import split_and_standardise
+
     x, y = load_digits(return_X_y=True)
-    order = np.random.default_rng(seed).permutation(len(x))
-    x, y = x[order].astype("float32"), y[order].astype("int32")
-    n_train, n_val = int(0.6 * len(x)), int(0.2 * len(x))
-    mean, std = x[:n_train].mean(axis=0), x[:n_train].std(axis=0) + 1e-6
-    x = (x - mean) / std
-    return {
-        "train": (x[:n_train], y[:n_train]),
-        "val": (x[n_train : n_train + n_val], y[n_train : n_train + n_val]),
-        "test": (x[n_train + n_val :], y[n_train + n_val :]),
-    }
+    return split_and_standardise(x, y.astype("int32"), seed)
 
 
 def _build_model(n_features: int, n_classes: int):
@@ -71,7 +64,7 @@ def run_demo(output_dir="demo_output", policy="default", epochs=DEMO_EPOCHS, see
     from keras_meta.callbacks import MetaLRCallback
 
     splits = load_digits_splits(seed)
-    x_train, y_train = splits["train"]
+    x_train, y_train = splits.x_train, splits.y_train
     keras.utils.set_random_seed(seed)
     initial_weights = _build_model(x_train.shape[1], 10).get_weights()
     callback = MetaLRCallback(policy=policy)
@@ -89,13 +82,13 @@ def run_demo(output_dir="demo_output", policy="default", epochs=DEMO_EPOCHS, see
         history = model.fit(
             x_train,
             y_train,
-            validation_data=splits["val"],
+            validation_data=(splits.x_val, splits.y_val),
             epochs=epochs,
             batch_size=DEMO_BATCH_SIZE,
             callbacks=callbacks,
             verbose=0,
         )
-        test_loss, test_accuracy = model.evaluate(*splits["test"], verbose=0)
+        test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, verbose=0)
         results[name] = {"test_loss": test_loss, "test_accuracy": test_accuracy, "history": history.history}
     output_dir = pathlib.Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -121,12 +114,10 @@ def format_demo(result: dict) -> str:
 
 
 def _plot(results: dict, callback, path: pathlib.Path) -> pathlib.Path:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (loss_axes, lr_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    figure = Figure(figsize=(10, 4))
+    loss_axes, lr_axes = figure.subplots(1, 2)
     for name, scores in results.items():
         history = scores["history"]
         epochs = np.arange(1, len(history["loss"]) + 1)
@@ -142,5 +133,4 @@ def _plot(results: dict, callback, path: pathlib.Path) -> pathlib.Path:
     lr_axes.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
     return path

@@ -45,12 +45,10 @@ class LRSuggestion:
         Returns:
             The matplotlib `Figure`.
         """
-        import matplotlib
+        from matplotlib.figure import Figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        figure, axes = plt.subplots(figsize=(6, 4))
+        figure = Figure(figsize=(6, 4))
+        axes = figure.subplots()
         for start, trajectory in zip(self.start_lrs, self.trajectories):
             steps, rates = zip(*trajectory)
             axes.plot(steps, rates, marker=".", label=f"probe from {start:.0e}")
@@ -61,7 +59,6 @@ class LRSuggestion:
         figure.tight_layout()
         if path is not None:
             figure.savefig(path, dpi=100)
-        plt.close(figure)
         return figure
 
 
@@ -135,6 +132,14 @@ def suggest_lr(
     if planned_epochs < epochs:
         raise ValueError(
             f"`planned_epochs` must be at least `epochs`. Received: epochs={epochs}, planned_epochs={planned_epochs}"
+        )
+    reserved = sorted({"epochs", "callbacks", "verbose"} & set(fit_kwargs))
+    if reserved:
+        raise ValueError(f"suggest_lr sets {reserved} itself; pass `epochs=` as its own argument. Received: {reserved}")
+    if not model.built or model.optimizer is None:
+        raise ValueError(
+            "suggest_lr needs a built and compiled model, so that it can restore the weights it starts "
+            "from: give the model a `keras.Input`, or call it on a batch, and `compile` it first."
         )
     policy = load_policy(policy)
     interval = interval or _probe_interval(x, batch_size, epochs)

@@ -62,7 +62,7 @@ def build_handwritten_policy() -> Policy:
         "kind": "handwritten",
         "description": (
             "A hand-written linear rule, NOT meta-trained: warm up while the loss falls "
-            "smoothly, back off on rises, noise and spikes, anneal with progress. "
+            "smoothly, back off on rises, noise and rising validation loss, anneal with progress. "
             "Its value head is a crude guess. Stands in for the default policy until the "
             "meta-trained one ships."
         ),

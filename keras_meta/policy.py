@@ -198,6 +198,7 @@ class Policy:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Policy:
         arrays = {name: np.asarray(value, dtype=np.float64) for name, value in config["weights"].items()}
+        _check_card(config["card"], source="config")
         return _policy_from_arrays(config["card"], arrays, source="config")
 
     def __repr__(self) -> str:
@@ -296,6 +297,22 @@ def _check_card(card: dict, source: str) -> None:
     for key in ("actions", "activation"):
         if key not in card:
             raise PolicyError(f"Policy card {source} lacks the required key {key!r}.")
+    actions = card["actions"]
+    if not isinstance(actions, list) or not actions or not all(_is_number(a) for a in actions):
+        raise PolicyError(f"Policy card {source}: `actions` must be a non-empty list of numbers. Received: {actions!r}")
+    if not isinstance(card["activation"], str) or card["activation"] not in ACTIVATIONS:
+        raise PolicyError(
+            f"Policy card {source}: `activation` must be one of {sorted(ACTIVATIONS)}. Received: {card['activation']!r}"
+        )
+    decisions = card.get("decisions_per_run", 1)
+    if not isinstance(decisions, int) or isinstance(decisions, bool) or decisions < 1:
+        raise PolicyError(
+            f"Policy card {source}: `decisions_per_run` must be a positive integer. Received: {decisions!r}"
+        )
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
 
 
 def _read_weights(path: pathlib.Path) -> dict[str, np.ndarray]:
@@ -306,7 +323,7 @@ def _read_weights(path: pathlib.Path) -> dict[str, np.ndarray]:
         raise PolicyError(
             f"Policy weights {path} are missing. A policy directory holds {CARD_FILE} and {WEIGHTS_FILE}."
         ) from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+    except (OSError, ValueError, TypeError, AttributeError, zipfile.BadZipFile, EOFError) as error:
         raise PolicyError(
             f"Policy weights {path} cannot be read as a numpy .npz archive of plain arrays ({error}). "
             "The file is corrupt or not a keras-meta policy: restore or regenerate it."
@@ -314,7 +331,7 @@ def _read_weights(path: pathlib.Path) -> dict[str, np.ndarray]:
 
 
 def _policy_from_arrays(card: dict, arrays: dict[str, np.ndarray], source: str) -> Policy:
-    _check_card(card, source)
+    """Builds and checks a policy; the card must already have passed `_check_card`."""
     n_layers = sum(1 for name in arrays if name.startswith("trunk_") and name.endswith("_kernel"))
     required = ["feature_mean", "feature_std", "action_kernel", "action_bias", "value_kernel", "value_bias"]
     required += [f"trunk_{i}_{part}" for i in range(n_layers) for part in ("kernel", "bias")]

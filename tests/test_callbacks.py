@@ -1,4 +1,5 @@
 import copy
+import json
 import math
 import pathlib
 import subprocess
@@ -182,8 +183,10 @@ def test_repeated_failures_stop_training_with_the_last_good_weights():
 def test_recovery_can_be_turned_off():
     x, y = data_with_nan_batch(bad_batch=2)
     callback = MetaLRCallback(fixed_policy(0.0), interval=2, recover_non_finite=False)
-    fit(tiny_model(), callback, x=x, y=y, shuffle=False)
+    fit(tiny_model(), callback, x=x, y=y, shuffle=False, epochs=2)
     assert callback.recoveries == []
+    assert callback._step == 16  # every batch counted once, the non-finite ones included
+    assert callback.loss_steps == [1, 2]  # from the third batch on, the weights themselves are NaN
 
 
 # ------------------------------------------------------------- optimizers
@@ -237,16 +240,11 @@ def test_deepcopy_before_and_after_training(halving_policy):
     assert len(fresh_copy.decisions) == 8 and len(callback.decisions) == 4
 
 
-@pytest.mark.parametrize("policy", ["default", "object"])
-def test_config_round_trip(policy, halving_policy):
-    callback = MetaLRCallback(
-        halving_policy if policy == "object" else policy,
-        interval=3,
-        min_lr=1e-5,
-        max_lr=0.3,
-        sample=True,
-        seed=7,
-    )
+@pytest.mark.parametrize("policy", ["default", "object", "path"])
+def test_config_round_trip(policy, halving_policy, tmp_path):
+    argument = {"default": "default", "object": halving_policy, "path": halving_policy.save(tmp_path / "p")}[policy]
+    callback = MetaLRCallback(argument, interval=3, min_lr=1e-5, max_lr=0.3, sample=True, seed=7)
+    assert json.loads(json.dumps(callback.get_config()))  # plain JSON
     clone = MetaLRCallback.from_config(callback.get_config())
     assert clone.get_config() == callback.get_config()
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(callback))

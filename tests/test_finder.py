@@ -5,6 +5,7 @@ from conftest import regression_data
 from conftest import tiny_model
 
 from keras_meta import LRSuggestion
+from keras_meta import MetaLRCallback
 from keras_meta import suggest_lr
 
 
@@ -34,16 +35,37 @@ def test_model_weights_optimizer_state_and_rate_are_restored(halving_policy):
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(3e-3)
 
 
-def test_planned_epochs_tell_the_policy_the_probe_is_the_start_of_a_run():
-    x, y = regression_data()
+def test_planned_epochs_tell_the_policy_the_probe_is_the_start_of_a_run(monkeypatch):
+    progress_at_decisions = []
+    original = MetaLRCallback._features
+
+    def record_progress(callback, lr):
+        progress_at_decisions.append(callback._progress())
+        return original(callback, lr)
+
+    monkeypatch.setattr(MetaLRCallback, "_features", record_progress)
+    x, y = regression_data()  # 8 batches: one probe epoch is a tenth of a 10-epoch run
     suggestion = suggest_lr(
-        tiny_model(), x, y, policy=fixed_policy(0.0), start_lrs=(1e-3,), batch_size=8, planned_epochs=10
+        tiny_model(), x, y, policy=fixed_policy(0.0), start_lrs=(1e-3,), batch_size=8, planned_epochs=10, interval=2
     )
     assert suggestion.proposals == [pytest.approx(1e-3)]
+    np.testing.assert_allclose(progress_at_decisions, [0.025, 0.05, 0.075, 0.1])
     with pytest.raises(ValueError, match="planned_epochs"):
         suggest_lr(tiny_model(), x, y, epochs=3, planned_epochs=2)
     with pytest.raises(ValueError, match="start_lrs"):
         suggest_lr(tiny_model(), x, y, start_lrs=())
+    with pytest.raises(ValueError, match="callbacks"):
+        suggest_lr(tiny_model(), x, y, callbacks=[])
+
+
+def test_an_unbuilt_model_gets_a_clear_error():
+    import keras
+
+    x, y = regression_data()
+    unbuilt = keras.Sequential([keras.layers.Dense(1)])
+    unbuilt.compile("adam", "mse")
+    with pytest.raises(ValueError, match="built and compiled"):
+        suggest_lr(unbuilt, x, y)
 
 
 def test_plot_is_written(tmp_path, doubling_policy):

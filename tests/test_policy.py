@@ -145,6 +145,31 @@ def test_mismatched_feature_spec_or_format_is_refused(tmp_path):
         load_policy(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"activation": ["tanh"]}, "activation"),
+        ({"actions": []}, "actions"),
+        ({"actions": ["x"]}, "actions"),
+        ({"decisions_per_run": 0}, "decisions_per_run"),
+        ({"decisions_per_run": "40"}, "decisions_per_run"),
+    ],
+)
+def test_bad_card_values_are_refused(tmp_path, changes, match):
+    mlp_policy().save(tmp_path)
+    _edit_card(tmp_path, **changes)
+    with pytest.raises(PolicyError, match=match):
+        load_policy(tmp_path)
+
+
+def test_a_plain_npy_file_in_place_of_the_archive(tmp_path):
+    mlp_policy().save(tmp_path)
+    with open(tmp_path / WEIGHTS_FILE, "wb") as file:
+        np.save(file, np.zeros(3))
+    with pytest.raises(PolicyError, match="npz archive"):
+        load_policy(tmp_path)
+
+
 def test_inconsistent_shapes_or_values_are_refused(tmp_path):
     policy = mlp_policy()
     arrays = policy.weight_arrays()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import pathlib
 import platform
+
+_PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1]
 
 
 def versions() -> dict:
@@ -36,3 +41,43 @@ def machine_description() -> str:
         f"{platform.machine()} {platform.processor() or platform.platform()}, {os.cpu_count()} cores; "
         f"python {platform.python_version()}, {libraries} (backend {stamp['backend']})"
     )
+
+
+def source_fingerprint(*relative_paths: str) -> str:
+    """A hash of some of keras-meta's source files (paths relative to the package).
+
+    Benchmark records carry it, so that a change to the code a result depends
+    on invalidates the cached result.
+    """
+    digest = hashlib.sha1()
+    for relative in sorted(relative_paths):
+        digest.update(relative.encode())
+        digest.update((_PACKAGE_DIR / relative).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def file_fingerprint(path) -> str:
+    """A hash of one file's contents."""
+    return hashlib.sha1(pathlib.Path(path).read_bytes()).hexdigest()[:16]
+
+
+def policy_fingerprint(policy) -> dict:
+    """Name, version and a hash of the card and every weight of a policy."""
+    from keras_meta.policy import load_policy
+
+    loaded = load_policy(policy)
+    digest = hashlib.sha1(json.dumps(loaded.card, sort_keys=True).encode())
+    for name, array in sorted(loaded.weight_arrays().items()):
+        digest.update(name.encode())
+        digest.update(array.astype("float32").tobytes())
+    return {"policy": loaded.name, "policy_version": loaded.card["version"], "policy_hash": digest.hexdigest()[:16]}
+
+
+def use_one_thread() -> None:
+    """Runs TensorFlow (if it is the backend) on one thread: steadier timings, parallel workers."""
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)

@@ -10,7 +10,11 @@ benchmark anything else.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
+
+from keras_meta.bench._environment import policy_fingerprint
+from keras_meta.bench._environment import source_fingerprint
 
 GRID_LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 """The oracle's learning rates, each run constant and with cosine decay."""
@@ -132,15 +136,17 @@ def schedule_free(z_at_weights: bool = False) -> Method:
     return Method("schedule_free", make_optimizer)
 
 
-def _policy_fingerprint(policy) -> dict:
-    from keras_meta.policy import load_policy
+_CALLBACK_SOURCES = ("callbacks.py", "features.py", "_optimizers.py", "policy.py")
 
-    loaded = load_policy(policy)
-    return {"policy": loaded.name, "policy_version": loaded.card["version"]}
+
+def _policy_fingerprint(policy, *extra_sources) -> dict:
+    """What a keras-meta method's results depend on: the policy's contents and the callback's code."""
+    return {**policy_fingerprint(policy), "code": source_fingerprint(*_CALLBACK_SOURCES, *extra_sources)}
 
 
 def meta(lr: float = DEFAULT_LR, policy="default") -> Method:
     """Adam from `lr`, steered by `MetaLRCallback` with `policy`."""
+    policy = os.fspath(policy)
 
     def make_callbacks(context):
         from keras_meta.callbacks import MetaLRCallback
@@ -152,6 +158,7 @@ def meta(lr: float = DEFAULT_LR, policy="default") -> Method:
 
 def suggest(policy="default") -> Method:
     """`suggest_lr` (three 1-epoch probes, planned for the whole budget), then constant Adam."""
+    policy = os.fspath(policy)
 
     def make_optimizer(context):
         import keras
@@ -170,7 +177,7 @@ def suggest(policy="default") -> Method:
         )
         return keras.optimizers.Adam(suggestion.lr)
 
-    return Method("suggest", make_optimizer, fingerprint=_policy_fingerprint(policy))
+    return Method("suggest", make_optimizer, fingerprint=_policy_fingerprint(policy, "finder.py"))
 
 
 def oracle_grid() -> list[Method]:

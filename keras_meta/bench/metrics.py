@@ -29,11 +29,13 @@ from collections import defaultdict
 
 from keras_meta.bench.methods import oracle_grid
 
+_LOSS_FLOOR = 1e-12  # a loss of exactly zero would make scores and their logarithms undefined
+
 
 def effective_test_loss(record: dict) -> float:
-    """The final test loss, or the untrained model's when training diverged."""
+    """The final test loss, or the untrained model's when training diverged; at least 1e-12."""
     loss = record["test_loss"]
-    return loss if _finite(loss) else record["initial_test_loss"]
+    return max(loss if _finite(loss) else record["initial_test_loss"], _LOSS_FLOOR)
 
 
 def group(records: list[dict]) -> dict:

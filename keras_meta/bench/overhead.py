@@ -25,6 +25,7 @@ import sys
 import time
 
 from keras_meta.bench._environment import machine_description
+from keras_meta.bench._environment import use_one_thread
 from keras_meta.callbacks import MetaLRCallback
 
 _N_SAMPLES = 4096
@@ -49,7 +50,7 @@ def time_one_fit(with_callback: bool, epochs: int, seed: int = 0) -> dict:
     import keras
     import numpy as np
 
-    _use_one_thread()
+    use_one_thread()
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((_N_SAMPLES, _N_FEATURES)).astype("float32")
@@ -66,15 +67,6 @@ def time_one_fit(with_callback: bool, epochs: int, seed: int = 0) -> dict:
     model.fit(x, y, batch_size=_BATCH_SIZE, epochs=epochs, verbose=0, callbacks=[callback] if with_callback else [])
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "callback_seconds": callback.seconds if with_callback else 0.0}
-
-
-def _use_one_thread() -> None:
-    try:
-        import tensorflow as tf
-    except ImportError:
-        return
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
 def _self_timed(hook):

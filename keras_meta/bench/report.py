@@ -196,23 +196,17 @@ def _number(value, missing="") -> str:
 # ------------------------------------------------------------------- plots
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _grid(n_panels):
-    plt = _pyplot()
+    """A figure with one panel per task, four to a row, and its axes in order."""
+    from matplotlib.figure import Figure
+
     columns = min(4, n_panels)
     rows = -(-n_panels // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
+    figure = Figure(figsize=(4 * columns, 3 * rows))
+    axes = figure.subplots(rows, columns, squeeze=False)
     for extra in axes.flat[n_panels:]:
         extra.set_visible(False)
-    return plt, figure, axes.flat
+    return figure, axes.flat
 
 
 def _plot_curves(records, path):
@@ -220,7 +214,7 @@ def _plot_curves(records, path):
     tasks = sorted(grouped)
     if not tasks:
         return
-    plt, figure, axes = _grid(len(tasks))
+    figure, axes = _grid(len(tasks))
     oracles = metrics.oracle_losses(records)
     for task, ax in zip(tasks, axes):
         for method in compared_methods():
@@ -235,7 +229,6 @@ def _plot_curves(records, path):
     axes[0].legend(fontsize="x-small")
     figure.tight_layout()
     figure.savefig(path, dpi=80)
-    plt.close(figure)
 
 
 def _plot_learning_rates(records, path):
@@ -243,7 +236,7 @@ def _plot_learning_rates(records, path):
     tasks = sorted(grouped)
     if not tasks:
         return
-    plt, figure, axes = _grid(len(tasks))
+    figure, axes = _grid(len(tasks))
     for task, ax in zip(tasks, axes):
         for lr in ROBUSTNESS_LRS:
             runs = sorted(grouped[task].get(f"meta@{lr:g}", []), key=lambda r: r["seed"])
@@ -254,7 +247,6 @@ def _plot_learning_rates(records, path):
     axes[0].legend(fontsize="x-small")
     figure.tight_layout()
     figure.savefig(path, dpi=80)
-    plt.close(figure)
 
 
 def _plot_scores(records, path):
@@ -262,15 +254,16 @@ def _plot_scores(records, path):
     methods = [m for m in compared_methods() if m in aggregate]
     if not methods:
         return
-    plt = _pyplot()
-    figure, ax = plt.subplots(figsize=(8, 3.5))
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 3.5))
+    ax = figure.subplots()
     ax.bar([_SHORT_NAMES.get(m, m) for m in methods], [aggregate[m] for m in methods], color="tab:blue")
     ax.axhline(1.0, color="black", linestyle=":")
     ax.set(ylabel="geometric-mean score (1 = oracle)", title="Test loss / oracle, lower is better")
     ax.tick_params(axis="x", labelrotation=30)
     figure.tight_layout()
     figure.savefig(path, dpi=80)
-    plt.close(figure)
 
 
 def _mean_curve(curves):

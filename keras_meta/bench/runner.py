@@ -22,6 +22,10 @@ import time
 
 import keras
 
+from keras_meta._optimizers import get_lr
+from keras_meta.bench._environment import file_fingerprint
+from keras_meta.bench._environment import source_fingerprint
+from keras_meta.bench._environment import use_one_thread
 from keras_meta.bench._environment import versions
 from keras_meta.bench.methods import Context
 from keras_meta.bench.methods import make_method
@@ -66,6 +70,8 @@ def resolve_tasks(task_file=None) -> tuple[dict, list]:
 def job_key(job: dict, task, method, stamp: dict) -> str:
     """The cache key of a job: everything its result depends on."""
     identity = {
+        "harness": source_fingerprint("bench/tasks.py", "bench/runner.py", "bench/methods.py"),
+        "task_file": None if job["task_file"] is None else file_fingerprint(job["task_file"]),
         "task": task.fingerprint(),
         "method": method.name,
         "method_fingerprint": method.fingerprint,
@@ -153,22 +159,11 @@ class _EpochRecorder(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         start = time.perf_counter()
         self.test_losses.append(_evaluate(self.model, self.x_test, self.y_test))
-        self.learning_rates.append(float(self.model.optimizer.learning_rate.numpy()))
+        self.learning_rates.append(get_lr(self.model.optimizer))
         self.seconds += time.perf_counter() - start
 
 
 # ------------------------------------------------------------ many fits
-
-
-def _initialize_worker() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except ImportError:
-        pass
 
 
 def read_cache(output_dir) -> dict:
@@ -214,6 +209,7 @@ def run_jobs(jobs: list[dict], output_dir, workers: int = 2, progress: bool = Tr
     cache = read_cache(output_dir)
     missing = [job for job in keyed if job["key"] not in cache]
     failures = []
+    _end_with_newline(output_dir / CACHE_FILE)
     with open(output_dir / CACHE_FILE, "a") as cache_file:
         for job, outcome in _execute(missing, workers, progress):
             if isinstance(outcome, BaseException):
@@ -224,6 +220,15 @@ def run_jobs(jobs: list[dict], output_dir, workers: int = 2, progress: bool = Tr
             cache_file.write(json.dumps(record) + "\n")
             cache_file.flush()
     return [cache[job["key"]] for job in keyed if job["key"] in cache], failures
+
+
+def _end_with_newline(path: pathlib.Path) -> None:
+    """Completes a last line cut short by a killed run, so the next record starts on its own line."""
+    if path.exists() and path.stat().st_size:
+        with open(path, "rb+") as file:
+            file.seek(-1, os.SEEK_END)
+            if file.read(1) != b"\n":
+                file.write(b"\n")
 
 
 def _execute(jobs, workers, progress):
@@ -243,7 +248,7 @@ def _execute(jobs, workers, progress):
         chunk = workers * _MAX_FITS_PER_WORKER
         for start in range(0, len(jobs), chunk):
             with concurrent.futures.ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_initialize_worker
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=use_one_thread
             ) as pool:
                 futures = {pool.submit(run_job, _plain(job)): job for job in jobs[start : start + chunk]}
                 for future in concurrent.futures.as_completed(futures):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import pathlib
 
 from keras_meta.bench._environment import machine_description
@@ -74,7 +75,11 @@ def run_benchmark(
     unknown = sorted(set(task_names) - set(tasks))
     if unknown:
         raise ValueError(f"Unknown tasks {unknown}. Available: {sorted(tasks)}")
-    seeds = seeds or (QUICK_SEEDS if quick else DEFAULT_SEEDS)
+    if seeds is None:
+        seeds = QUICK_SEEDS if quick else DEFAULT_SEEDS
+    if seeds < 1:
+        raise ValueError(f"`seeds` must be at least 1. Received: seeds={seeds}")
+    policy = os.fspath(policy)
     loaded = load_policy(policy)
     methods = standard_methods(policy, quick=quick) + user_methods
     jobs = plan_jobs(task_names, methods, range(seeds), policy, task_file)

@@ -59,7 +59,7 @@ class Task:
 
     def _n_outputs(self, splits: Splits) -> int:
         if self.loss == "sparse_categorical_crossentropy":
-            return int(splits.y_train.max()) + 1
+            return int(max(splits.y_train.max(), splits.y_val.max(), splits.y_test.max())) + 1
         return 1
 
     def make_loss(self):

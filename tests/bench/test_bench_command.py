@@ -38,3 +38,17 @@ def test_unknown_task_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="Unknown tasks"):
         cli.main(["bench", "--task", "nope", "--output", str(tmp_path)])
+
+
+def test_editing_the_task_file_changes_the_cache_key(tmp_path):
+    from keras_meta.bench.methods import constant
+    from keras_meta.bench.runner import job_key
+    from keras_meta.bench.runner import resolve_tasks
+
+    task_file = tmp_path / "tasks.py"
+    task_file.write_text(TINY_TASKS.read_text())
+    (task,) = resolve_tasks(task_file)[0].values()
+    job = {"task": task.name, "method": "constant@0.001", "seed": 0, "task_file": str(task_file)}
+    before = job_key(job, task, constant(1e-3), {"keras": "x"})
+    task_file.write_text(TINY_TASKS.read_text() + "\n# an edit\n")
+    assert job_key(job, task, constant(1e-3), {"keras": "x"}) != before
