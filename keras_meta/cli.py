@@ -1,10 +1,11 @@
-"""The `keras-meta` command line: demo, bench, overhead, inspect."""
+"""The `keras-meta` command line: demo, bench, meta-train, overhead, inspect."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import pathlib
 import sys
 
 
@@ -54,6 +55,17 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--task", action="append", dest="task_names", help="run only this task (repeatable)")
     bench.set_defaults(handler=_run_bench)
 
+    meta_train = commands.add_parser("meta-train", help="meta-train a policy on synthetic task families")
+    meta_train.add_argument(
+        "--output", default="meta_output", help="run folder; rerun to resume (default: meta_output)"
+    )
+    meta_train.add_argument("--config", help="a JSON file of MetaTrainConfig fields")
+    meta_train.add_argument("--seed", type=int, help="overrides the config's seed")
+    meta_train.add_argument("--rounds", type=int, help="overrides the config's DAgger rounds")
+    meta_train.add_argument("--rollouts", type=int, dest="rollouts_per_round", help="rollouts per round")
+    meta_train.add_argument("--workers", type=int, help="rollout processes (0 = none)")
+    meta_train.set_defaults(handler=_run_meta_train)
+
     inspect = commands.add_parser("inspect", help="show a policy's card")
     inspect.add_argument("policy", nargs="?", default="default", help="policy name or directory")
     inspect.set_defaults(handler=_run_inspect)
@@ -95,6 +107,21 @@ def _run_bench(args) -> int:
         command=command,
     )
     print(f"Report: {report}")
+    return 0
+
+
+def _run_meta_train(args) -> int:
+    from keras_meta.meta.pipeline import MetaTrainConfig
+    from keras_meta.meta.pipeline import run_meta_training
+
+    values = json.loads(pathlib.Path(args.config).read_text()) if args.config else {}
+    for key in ("seed", "rounds", "rollouts_per_round", "workers"):
+        if getattr(args, key) is not None:
+            values[key] = getattr(args, key)
+    policy = run_meta_training(MetaTrainConfig.from_dict(values), args.output)
+    print(repr(policy))
+    print(json.dumps(policy.card["evaluation"], indent=2))
+    print(f"Policy: {os.path.join(args.output, 'policy')}")
     return 0
 
 

@@ -77,25 +77,26 @@ class TaskSpec:
         return cls(**{**values, "hidden": tuple(values["hidden"])})
 
 
-def sample_task(seed: int, optimizers=OPTIMIZERS, max_steps: int = 1500) -> TaskSpec:
+def sample_task(seed: int, optimizers=OPTIMIZERS, max_steps: int = 1500, max_samples: int = 2048) -> TaskSpec:
     """Draws one task of the meta-training distribution.
 
     Args:
         seed: Integer. The task is a pure function of it.
         optimizers: Sequence of strings. The optimizers to draw from.
         max_steps: Integer. Epochs are cut so that a run has at most this
-            many steps.
+            many steps (but never fewer than two epochs).
+        max_samples: Integer. The largest training set drawn.
 
     Returns:
         A `TaskSpec`.
     """
     rng = np.random.default_rng(seed)
     family = str(rng.choice(FAMILIES))
-    n_samples = int(rng.choice([256, 512, 1024, 2048]))
+    n_samples = min(int(rng.choice([256, 512, 1024, 2048])), max_samples)
     batch_size = int(rng.choice([16, 32, 64, 128]))
     steps_per_epoch = math.ceil(n_samples / batch_size)
     epochs = int(rng.integers(10, 61))
-    epochs = max(3, min(epochs, max_steps // steps_per_epoch))
+    epochs = max(2, min(epochs, max_steps // steps_per_epoch))
     depth = int(rng.integers(1, 5))
     width = int(rng.choice([16, 32, 64, 128, 256]))
     return TaskSpec(

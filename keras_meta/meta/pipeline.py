@@ -1,0 +1,276 @@
+"""`keras-meta meta-train`: DAgger rounds of labelled rollouts and policy fits, resumable.
+
+Layout of an output folder:
+
+```
+config.json                      the run's configuration (a rerun must match it)
+round_<r>/rollouts/<seed>.npz    one labelled rollout (written atomically)
+round_<r>/policy/                the policy fitted after round r
+policy/                          the final policy, with its card
+```
+
+A killed run continues from what is on disk: finished rollouts are never
+redone and finished rounds are skipped.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import multiprocessing
+import os
+import pathlib
+import shutil
+import sys
+
+import numpy as np
+
+from keras_meta.meta.families import OPTIMIZERS
+
+_TASK_SEED_BASE = 10_000_000  # meta-training task seeds live far from any benchmark seed
+_EVALUATION_ROUND = 999  # task seeds of the held-out evaluation rollouts
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaTrainConfig:
+    """Everything a meta-training run depends on.
+
+    Attributes:
+        name: String. The trained policy's name.
+        seed: Integer. Seeds the task draws and the policy fits.
+        rounds: Integer. DAgger rounds.
+        rollouts_per_round: Integer.
+        evaluation_rollouts: Integer. Held-out rollouts of the final policy
+            that measure its label agreement and value-head accuracy.
+        expert_probability: Tuple of floats. DAgger's beta per round (the
+            last value repeats).
+        exploration: Float. Chance of a random action in a rollout.
+        optimizers: Tuple of strings. The optimizers tasks are drawn with.
+        max_steps: Integer. Longest rollout, in steps.
+        max_samples: Integer. Largest training set of a task.
+        horizon: Integer. Look-ahead steps at the candidate rate.
+        cooldown: Integer. Look-ahead steps annealed to zero.
+        temperature: Float. Of the soft labels.
+        hidden: Tuple of integers. The policy's trunk.
+        train_epochs: Integer. Epochs of each policy fit.
+        workers: Integer. Rollout processes (0 = in this process).
+    """
+
+    name: str = "meta-trained"
+    seed: int = 0
+    rounds: int = 3
+    rollouts_per_round: int = 48
+    evaluation_rollouts: int = 8
+    expert_probability: tuple = (1.0, 0.5, 0.25)
+    exploration: float = 0.1
+    optimizers: tuple = OPTIMIZERS
+    max_steps: int = 1200
+    max_samples: int = 2048
+    horizon: int = 20
+    cooldown: int = 10
+    temperature: float = 0.02
+    hidden: tuple = (64, 64)
+    train_epochs: int = 60
+    workers: int = 2
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, values: dict) -> MetaTrainConfig:
+        unknown = sorted(set(values) - {field.name for field in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"Unknown meta-training config keys {unknown}.")
+        tuples = {key: tuple(value) for key, value in values.items() if isinstance(value, list)}
+        return cls(**{**values, **tuples})
+
+    def task_seeds(self, round_index: int, count: int) -> list[int]:
+        return [_TASK_SEED_BASE + self.seed * 100_000 + round_index * 1_000 + i for i in range(count)]
+
+    def beta(self, round_index: int) -> float:
+        return self.expert_probability[min(round_index, len(self.expert_probability) - 1)]
+
+
+def run_meta_training(config: MetaTrainConfig, output_dir, progress: bool = True):
+    """Runs (or resumes) meta-training and writes the final policy.
+
+    Args:
+        config: `MetaTrainConfig`.
+        output_dir: Path. See the module docstring for its layout.
+        progress: Boolean. Show progress bars.
+
+    Returns:
+        The final `Policy`, also saved in `output_dir/policy`.
+    """
+    from keras_meta.policy import load_policy
+
+    output_dir = pathlib.Path(output_dir)
+    _claim_output_dir(config, output_dir)
+    policy_path = "handwritten"
+    for round_index in range(config.rounds):
+        round_dir = output_dir / f"round_{round_index}"
+        if not (round_dir / "policy" / "card.json").exists():
+            seeds = config.task_seeds(round_index, config.rollouts_per_round)
+            jobs = [(seed, policy_path, config.beta(round_index), config.exploration) for seed in seeds]
+            _run_rollouts(jobs, round_dir / "rollouts", config, progress, f"round {round_index}")
+            _fit_round(config, output_dir, round_index)
+        policy_path = str(round_dir / "policy")
+    final = load_policy(policy_path)
+    evaluation = evaluate_policy(config, output_dir, policy_path, progress)
+    card = {**final.card, "evaluation": evaluation}
+    final = type(final).from_config({**final.get_config(), "card": card})
+    if (output_dir / "policy").exists():
+        shutil.rmtree(output_dir / "policy")
+    final.save(output_dir / "policy")
+    return final
+
+
+def evaluate_policy(config: MetaTrainConfig, output_dir, policy_path, progress: bool = True) -> dict:
+    """Held-out rollouts of a policy acting alone: label agreement and value-head accuracy.
+
+    Returns:
+        A dict: `decisions`, `label_agreement` (how often the policy's choice
+        is the look-ahead's best), `regret` (mean log branch loss of the
+        policy's choice minus the best), `value_rank_correlation` (Spearman
+        correlation of predicted and actual log(final / current loss)), and
+        `task_seeds`.
+    """
+    from keras_meta.policy import load_policy
+
+    seeds = config.task_seeds(_EVALUATION_ROUND, config.evaluation_rollouts)
+    directory = pathlib.Path(output_dir) / "evaluation"
+    _run_rollouts([(seed, policy_path, 0.0, 0.0) for seed in seeds], directory, config, progress, "evaluation")
+    data = _load_rollouts([directory])
+    policy = load_policy(policy_path)
+    probabilities, predicted = policy.evaluate_batch(data["features"])
+    chosen = probabilities.argmax(axis=1)
+    logs = np.log(np.maximum(data["branch_losses"], 1e-30))
+    finite_best = np.where(np.isfinite(logs), logs, np.inf).min(axis=1)
+    chosen_logs = logs[np.arange(len(chosen)), chosen]
+    regret = np.where(np.isfinite(chosen_logs), chosen_logs - finite_best, np.nan)
+    return {
+        "decisions": int(len(chosen)),
+        "label_agreement": float(np.mean(chosen == data["labels"].argmax(axis=1))),
+        "regret": float(np.nanmean(regret)),
+        "value_rank_correlation": _spearman(predicted, data["values"]),
+        "task_seeds": [seeds[0], seeds[-1]],
+    }
+
+
+def _claim_output_dir(config: MetaTrainConfig, output_dir: pathlib.Path) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    config_file = output_dir / "config.json"
+    if config_file.exists():
+        existing = json.loads(config_file.read_text())
+        if existing != config.to_dict():
+            raise ValueError(
+                f"{output_dir} holds a meta-training run with another configuration ({config_file}). "
+                "Resume it with the same configuration, or choose a new output folder."
+            )
+    else:
+        config_file.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: int) -> None:
+    from keras_meta.meta.training import fit_policy
+
+    rollout_dirs = [output_dir / f"round_{r}" / "rollouts" for r in range(round_index + 1)]
+    data = _load_rollouts(rollout_dirs)
+    card = {
+        "name": config.name,
+        "version": f"{config.seed}.{round_index}",
+        "kind": "meta-trained",
+        "description": (
+            f"Meta-trained by DAgger with look-ahead labels (horizon {config.horizon}, cool-down "
+            f"{config.cooldown}) on synthetic task families only; round {round_index + 1} of {config.rounds}."
+        ),
+        "decisions_per_run": 40,
+        "training": {
+            "families": "teacher regression, teacher classification, Gaussian mixtures (synthetic only)",
+            "optimizers": list(config.optimizers),
+            "rounds_done": round_index + 1,
+            "rollouts": sum(1 for d in rollout_dirs for p in d.glob("*.npz") if not p.name.endswith(".partial.npz")),
+            "decisions": int(len(data["features"])),
+            "config": config.to_dict(),
+        },
+    }
+    policy, final_losses = fit_policy(
+        data["features"],
+        data["labels"],
+        data["values"],
+        hidden=config.hidden,
+        epochs=config.train_epochs,
+        seed=config.seed,
+        card=card,
+    )
+    policy.card["training"]["final_fit_losses"] = final_losses
+    policy.save(output_dir / f"round_{round_index}" / "policy")
+
+
+def _load_rollouts(directories) -> dict[str, np.ndarray]:
+    parts = {"features": [], "labels": [], "values": [], "branch_losses": []}
+    for directory in directories:
+        for path in sorted(pathlib.Path(directory).glob("*.npz")):
+            if path.name.endswith(".partial.npz"):
+                continue  # cut short by a killed run; redone on resume
+            with np.load(path, allow_pickle=False) as rollout:
+                for key in parts:
+                    parts[key].append(rollout[key])
+    if not parts["features"]:
+        raise ValueError(f"No rollouts found in {[str(d) for d in directories]}.")
+    return {key: np.concatenate(values) for key, values in parts.items()}
+
+
+def _run_rollouts(jobs, directory: pathlib.Path, config: MetaTrainConfig, progress: bool, label: str) -> None:
+    """Runs the rollouts whose files are missing and saves each as it finishes."""
+    from tqdm.auto import tqdm
+
+    directory.mkdir(parents=True, exist_ok=True)
+    missing = [job for job in jobs if not (directory / f"{job[0]}.npz").exists()]
+    bar = tqdm(total=len(missing), desc=label, unit="rollout", disable=not progress or not missing, file=sys.stderr)
+    settings = config.to_dict()
+    try:
+        if config.workers == 0:
+            for job in missing:
+                _save_rollout(directory, job[0], _rollout_job(job, settings))
+                bar.update()
+            return
+        from keras_meta.bench._environment import use_one_thread
+
+        with concurrent.futures.ProcessPoolExecutor(
+            config.workers, mp_context=multiprocessing.get_context("spawn"), initializer=use_one_thread
+        ) as pool:
+            futures = {pool.submit(_rollout_job, job, settings): job for job in missing}
+            for future in concurrent.futures.as_completed(futures):
+                _save_rollout(directory, futures[future][0], future.result())
+                bar.update()
+    finally:
+        bar.close()
+
+
+def _rollout_job(job, settings: dict) -> dict:
+    from keras_meta.meta.families import sample_task
+    from keras_meta.meta.lookahead import LookaheadConfig
+    from keras_meta.meta.rollouts import RolloutConfig
+    from keras_meta.meta.rollouts import run_rollout
+
+    seed, policy_path, beta, exploration = job
+    config = MetaTrainConfig.from_dict(settings)
+    spec = sample_task(seed, optimizers=config.optimizers, max_steps=config.max_steps, max_samples=config.max_samples)
+    lookahead = LookaheadConfig(horizon=config.horizon, cooldown=config.cooldown, temperature=config.temperature)
+    return run_rollout(spec, policy_path, RolloutConfig(beta, exploration, lookahead))
+
+
+def _save_rollout(directory: pathlib.Path, seed: int, rollout: dict) -> None:
+    temporary = directory / f"{seed}.partial.npz"
+    np.savez(temporary, **rollout)
+    os.replace(temporary, directory / f"{seed}.npz")
+
+
+def _spearman(a, b) -> float:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2:
+        return float("nan")
+    ranks_a, ranks_b = a.argsort().argsort(), b.argsort().argsort()
+    return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
