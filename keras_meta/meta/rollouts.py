@@ -1,6 +1,6 @@
 """Rollouts: train one synthetic task under a policy and label the states it visits.
 
-The rollout trains with `model.fit` under `_LabellingCallback`, a
+The rollout trains with `model.fit` under `LabellingCallback`, a
 `MetaLRCallback` whose every decision is also labelled by look-ahead. So the
 features seen in meta-training are computed by exactly the code that computes
 them for users. The action actually taken mixes the expert (the look-ahead's
@@ -39,7 +39,7 @@ class RolloutConfig:
     lookahead: LookaheadConfig = LookaheadConfig()
 
 
-class _LabellingCallback(MetaLRCallback):
+class LabellingCallback(MetaLRCallback):
     """A `MetaLRCallback` that labels each decision by look-ahead before acting."""
 
     def __init__(self, policy, scorer, config: RolloutConfig, seed: int):
@@ -79,7 +79,7 @@ def run_rollout(spec: TaskSpec, policy, config: RolloutConfig = RolloutConfig())
     data = make_data(spec)
     model = build_model(spec)
     scorer = BranchScorer(model, data, spec.batch_size, config.lookahead, seed=spec.seed)
-    callback = _LabellingCallback(policy, scorer, config, seed=spec.seed)
+    callback = LabellingCallback(policy, scorer, config, seed=spec.seed)
     history = model.fit(
         data["x_train"],
         data["y_train"],
