@@ -22,6 +22,7 @@ import numpy as np
 from keras_meta.meta.families import build_model
 from keras_meta.meta.families import make_data
 from keras_meta.meta.families import sample_task
+from keras_meta.meta.families import train
 from keras_meta.meta.lookahead import BranchScorer
 from keras_meta.meta.lookahead import LookaheadConfig
 from keras_meta.meta.rollouts import LabellingCallback
@@ -66,15 +67,7 @@ def measure_horizon_bias(task_seeds, lookahead=None, grid=GRID, max_steps=600, o
 
 
 def _final_val_loss(spec, data, lr) -> float:
-    model = build_model(dataclasses.replace(spec, initial_lr=lr))
-    history = model.fit(
-        data["x_train"],
-        data["y_train"],
-        validation_data=(data["x_val"], data["y_val"]),
-        batch_size=spec.batch_size,
-        epochs=spec.epochs,
-        verbose=0,
-    )
+    history = train(build_model(dataclasses.replace(spec, initial_lr=lr)), spec, data)
     loss = float(history.history["val_loss"][-1])
     return loss if np.isfinite(loss) else np.inf
 
@@ -83,15 +76,7 @@ def _expert_run(spec, data, lookahead) -> tuple[float, float]:
     model = build_model(spec)
     scorer = BranchScorer(model, data, spec.batch_size, lookahead, seed=spec.seed)
     callback = LabellingCallback("handwritten", scorer, RolloutConfig(1.0, 0.0, lookahead), seed=spec.seed)
-    history = model.fit(
-        data["x_train"],
-        data["y_train"],
-        validation_data=(data["x_val"], data["y_val"]),
-        batch_size=spec.batch_size,
-        epochs=spec.epochs,
-        callbacks=[callback],
-        verbose=0,
-    )
+    history = train(model, spec, data, [callback])
     rates = [d.new_lr for d in callback.decisions]
     settled = rates[len(rates) // 2 :] or [spec.initial_lr]
     return float(np.median(settled)), float(history.history["val_loss"][-1])

@@ -186,6 +186,23 @@ def build_model(spec: TaskSpec):
     return model
 
 
+def train(model, spec: TaskSpec, data: dict, callbacks=()):
+    """Fits `model` on the task's data for its budget, validating on its val split.
+
+    Returns:
+        The `History`.
+    """
+    return model.fit(
+        data["x_train"],
+        data["y_train"],
+        validation_data=(data["x_val"], data["y_val"]),
+        batch_size=spec.batch_size,
+        epochs=spec.epochs,
+        callbacks=list(callbacks),
+        verbose=0,
+    )
+
+
 def make_optimizer(name: str, lr: float):
     """A Keras optimizer by the short name used in `TaskSpec`."""
     import keras

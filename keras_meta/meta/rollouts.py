@@ -18,6 +18,7 @@ from keras_meta.callbacks import MetaLRCallback
 from keras_meta.meta.families import TaskSpec
 from keras_meta.meta.families import build_model
 from keras_meta.meta.families import make_data
+from keras_meta.meta.families import train
 from keras_meta.meta.lookahead import BranchScorer
 from keras_meta.meta.lookahead import LookaheadConfig
 from keras_meta.meta.lookahead import soft_labels
@@ -80,15 +81,7 @@ def run_rollout(spec: TaskSpec, policy, config: RolloutConfig = RolloutConfig())
     model = build_model(spec)
     scorer = BranchScorer(model, data, spec.batch_size, config.lookahead, seed=spec.seed)
     callback = LabellingCallback(policy, scorer, config, seed=spec.seed)
-    history = model.fit(
-        data["x_train"],
-        data["y_train"],
-        validation_data=(data["x_val"], data["y_val"]),
-        batch_size=spec.batch_size,
-        epochs=spec.epochs,
-        callbacks=[callback],
-        verbose=0,
-    )
+    history = train(model, spec, data, [callback])
     final_loss = float(np.mean(callback.losses[-callback._window :])) if callback.losses else np.nan
     samples = callback.samples
     n_actions = len(callback.policy.actions)
