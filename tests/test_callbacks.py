@@ -289,3 +289,21 @@ def test_refitting_resets_the_record(halving_policy):
 def test_bad_arguments_name_the_value(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MetaLRCallback(**kwargs)
+
+
+@pytest.mark.filterwarnings("ignore:Your input ran out of data")  # how Keras ends an epoch of unknown length
+def test_unknown_epoch_length_decides_every_25_batches_then_adapts():
+    import tensorflow as tf
+
+    x, y = regression_data(n_samples=240)
+
+    def batches():
+        for start in range(0, 240, 8):
+            yield x[start : start + 8], y[start : start + 8]
+
+    signature = (tf.TensorSpec((None, 4), tf.float32), tf.TensorSpec((None, 1), tf.float32))
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)  # unknown cardinality
+    callback = MetaLRCallback(fixed_policy(0.0))  # its card asks for 10 decisions a run
+    tiny_model().fit(dataset, epochs=2, shuffle=False, verbose=0, callbacks=[callback])
+    # Epoch 1 (30 batches): every 25. Then 30 x 2 epochs / 10 decisions = every 6.
+    assert [d.step for d in callback.decisions] == [25, 31, 37, 43, 49, 55]
