@@ -103,13 +103,16 @@ def split_and_standardise(x, y, seed, *, fractions=(0.6, 0.2), standardise_y=Fal
         standardise_y: Boolean. Also standardise the targets (regression).
 
     Returns:
-        `Splits`, float32 inputs.
+        `Splits`, float32 inputs. Features constant on train are only centred.
     """
     order = np.random.default_rng(seed).permutation(len(x))
     x, y = np.asarray(x, dtype=np.float32)[order], np.asarray(y)[order]
     n_train, n_val = int(fractions[0] * len(x)), int(fractions[1] * len(x))
     mean = x[:n_train].mean(axis=0)
-    std = x[:n_train].std(axis=0) + 1e-6
+    std = x[:n_train].std(axis=0)
+    # A feature constant on train (a blank pixel of digits) is centred, not scaled: dividing by a
+    # tiny std would turn its rare non-zero values in val and test into inputs of a million.
+    std = np.where(std < 1e-6, 1.0, std)
     x = (x - mean) / std
     if standardise_y:
         y = ((y - y[:n_train].mean()) / y[:n_train].std()).astype(np.float32)
