@@ -209,44 +209,46 @@ def _grid(n_panels):
     return figure, axes.flat
 
 
-def _plot_curves(records, path):
+def _plot_per_task(records, path, draw_panel):
+    """One panel per task, drawn by `draw_panel(ax, task, runs_by_method)`, saved to `path`."""
     grouped = metrics.group(records)
     tasks = sorted(grouped)
     if not tasks:
         return
     figure, axes = _grid(len(tasks))
-    oracles = metrics.oracle_losses(records)
     for task, ax in zip(tasks, axes):
-        for method in compared_methods():
-            runs = grouped[task].get(method)
-            if not runs:
-                continue
-            curve = _mean_curve([r["test_curve"] for r in runs])
-            ax.plot(np.arange(1, len(curve) + 1), curve, label=_SHORT_NAMES.get(method, method))
-        if task in oracles:
-            ax.axhline(oracles[task], color="black", linestyle=":", label="oracle")
-        ax.set(title=task, xlabel="epoch", ylabel="test loss", yscale="log")
+        draw_panel(ax, task, grouped[task])
     axes[0].legend(fontsize="x-small")
     figure.tight_layout()
     figure.savefig(path, dpi=80)
 
 
+def _plot_curves(records, path):
+    oracles = metrics.oracle_losses(records)
+
+    def draw(ax, task, runs_by_method):
+        for method in compared_methods():
+            runs = runs_by_method.get(method)
+            if runs:
+                curve = _mean_curve([r["test_curve"] for r in runs])
+                ax.plot(np.arange(1, len(curve) + 1), curve, label=_SHORT_NAMES.get(method, method))
+        if task in oracles:
+            ax.axhline(oracles[task], color="black", linestyle=":", label="oracle")
+        ax.set(title=task, xlabel="epoch", ylabel="test loss", yscale="log")
+
+    _plot_per_task(records, path, draw)
+
+
 def _plot_learning_rates(records, path):
-    grouped = metrics.group(records)
-    tasks = sorted(grouped)
-    if not tasks:
-        return
-    figure, axes = _grid(len(tasks))
-    for task, ax in zip(tasks, axes):
+    def draw(ax, task, runs_by_method):
         for lr in ROBUSTNESS_LRS:
-            runs = sorted(grouped[task].get(f"meta@{lr:g}", []), key=lambda r: r["seed"])
+            runs = sorted(runs_by_method.get(f"meta@{lr:g}", []), key=lambda r: r["seed"])
             if runs and runs[0]["decisions"]:
                 steps, rates = zip(*([[0, lr]] + runs[0]["decisions"]))
                 ax.step(steps, rates, where="post", label=f"from {lr:g}")
         ax.set(title=f"{task} (seed 0)", xlabel="step", ylabel="learning rate", yscale="log")
-    axes[0].legend(fontsize="x-small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
+
+    _plot_per_task(records, path, draw)
 
 
 def _plot_scores(records, path):
