@@ -1,4 +1,4 @@
-"""keras-meta: meta-learned learning-rate control for Keras.
+"""keras-meta: meta-learned learning-rate control and model selection for Keras.
 
 The public API is what `__all__` lists; everything else may change.
 """
@@ -12,6 +12,8 @@ from keras_meta.policy import Policy
 from keras_meta.policy import PolicyError
 from keras_meta.policy import available_policies
 from keras_meta.policy import load_policy
+from keras_meta.selector import MetaModelSelector
+from keras_meta.selector import MetaOracle
 
 __version__ = "0.1.0"
 
@@ -19,6 +21,8 @@ __all__ = [
     "Decision",
     "LRSuggestion",
     "MetaLRCallback",
+    "MetaModelSelector",
+    "MetaOracle",
     "Policy",
     "PolicyError",
     "Recovery",

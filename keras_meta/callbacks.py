@@ -238,6 +238,21 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._record_epoch(logs)
         logs["learning_rate"] = get_lr(self.model.optimizer)
 
+    # ----------------------------------------------------------- value head
+
+    def value_estimate(self) -> float | None:
+        """The value head's forecast for this run, from the curve so far.
+
+        Returns:
+            The predicted log(final training loss / current training loss),
+            a float (negative: the loss will still fall), or `None` before
+            two losses have been recorded.
+        """
+        if len(self.losses) < 2 or self.model is None:
+            return None
+        _, value = self.policy.evaluate(self._features(get_lr(self.model.optimizer)))
+        return float(value)
+
     # -------------------------------------------------------------- mechanics
 
     def _run_epochs(self):

@@ -307,3 +307,13 @@ def test_unknown_epoch_length_decides_every_25_batches_then_adapts():
     tiny_model().fit(dataset, epochs=2, shuffle=False, verbose=0, callbacks=[callback])
     # Epoch 1 (30 batches): every 25. Then 30 x 2 epochs / 10 decisions = every 6.
     assert [d.step for d in callback.decisions] == [25, 31, 37, 43, 49, 55]
+
+
+# ------------------------------------------------------------------ value head
+
+
+def test_value_estimate_is_the_value_heads_output_once_losses_exist(halving_policy):
+    callback = MetaLRCallback(halving_policy, interval=2)
+    assert callback.value_estimate() is None  # nothing seen yet
+    fit(tiny_model(), callback)
+    assert callback.value_estimate() == pytest.approx(-0.25)  # the fixed policy's value bias

@@ -1,0 +1,276 @@
+"""`MetaOracle`: a keras-tuner oracle that reads learning curves and stops hopeless trials.
+
+keras-tuner 1.4 gives its oracle one report per trial, after training.
+`MetaModelSelector` reports after every epoch instead, with the value head's
+estimate attached under `VALUE_METRIC`; the oracle applies the pruning rule
+of `keras_meta.selector.pruning` and marks a hopeless trial `STOPPED`, which
+the tuner turns into `model.stop_training`. Everything the oracle knows lives
+in its saved state, written atomically after every epoch, so a killed search
+resumes where it stood. All selector logic sits in `populate_space`,
+`create_trial`, `update_trial` and `end_trial`, the calls that keras-tuner's
+distributed mode forwards from workers to the chief.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+import keras_tuner
+from keras_tuner.src import utils as keras_tuner_utils
+from keras_tuner.src.engine.metrics_tracking import MetricsTracker
+from keras_tuner.src.engine.objective import MultiObjective
+from keras_tuner.src.engine.trial import TrialStatus
+
+from keras_meta.selector import pruning
+
+VALUE_METRIC = "keras_meta_value"  # carries the value head's estimate; never stored as a metric
+
+
+class MetaOracle(keras_tuner.Oracle):
+    """Random proposals, learning-curve pruning and an epoch budget.
+
+    New trials draw their hyperparameters at random (as `RandomSearch`
+    does). Each trial trains for up to `max_epochs`; after every epoch the
+    pruning rule may stop it (see `keras_meta.selector.pruning`). The search
+    ends when `max_trials` trials have run, the search space is exhausted, or
+    `max_total_epochs` epochs have been trained, whichever comes first; the
+    trial that spends the last epoch of the budget is stopped there.
+
+    Args:
+        objective: String or `keras_tuner.Objective`. Defaults to
+            `"val_loss"`.
+        max_trials: Integer or `None`. At most this many trials.
+        max_epochs: Integer. Epochs of a trial that is not stopped.
+        max_total_epochs: Integer or `None`. The budget, in epochs over all
+            trials.
+        min_epochs: Integer or `None`. No trial is stopped before this many
+            epochs; `None` means a quarter of `max_epochs` (at least 1).
+        prune: Boolean. Stop hopeless trials early. Defaults to `True`.
+        prune_margin: Float. The optimistic allowance of the pruning rule,
+            in log units, at the start of a trial. Larger is more cautious.
+        hyperparameters, allow_new_entries, tune_new_entries, seed,
+        max_retries_per_trial, max_consecutive_failed_trials: As for
+            `keras_tuner.Oracle`.
+    """
+
+    def __init__(
+        self,
+        objective="val_loss",
+        max_trials=None,
+        max_epochs=10,
+        max_total_epochs=None,
+        min_epochs=None,
+        prune=True,
+        prune_margin=0.5,
+        hyperparameters=None,
+        allow_new_entries=True,
+        tune_new_entries=True,
+        seed=None,
+        max_retries_per_trial=0,
+        max_consecutive_failed_trials=3,
+    ):
+        _validate_budget(max_trials, max_epochs, max_total_epochs, min_epochs, prune_margin)
+        super().__init__(
+            objective=objective,
+            max_trials=max_trials,
+            hyperparameters=hyperparameters,
+            allow_new_entries=allow_new_entries,
+            tune_new_entries=tune_new_entries,
+            seed=seed,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        self.max_epochs = int(max_epochs)
+        self.max_total_epochs = None if max_total_epochs is None else int(max_total_epochs)
+        self.min_epochs = int(min_epochs) if min_epochs is not None else max(1, self.max_epochs // 4)
+        self.prune = bool(prune)
+        self.prune_margin = float(prune_margin)
+        self.epochs_spent = 0
+        self.seconds_spent = 0.0
+        self.stopped = {}  # trial_id -> why and when the oracle stopped it
+        self._clock = {}  # trial_id -> time of its last event (not saved: wall time restarts on resume)
+
+    # ------------------------------------------------------------ proposals
+
+    def populate_space(self, trial_id):
+        if self.budget_exhausted():
+            return {"status": TrialStatus.STOPPED, "values": None}
+        values = self._random_values()
+        if values is None:  # the space is exhausted
+            return {"status": TrialStatus.STOPPED, "values": None}
+        return {"status": TrialStatus.RUNNING, "values": values}
+
+    def budget_exhausted(self) -> bool:
+        """Whether the epoch budget is spent."""
+        return self.max_total_epochs is not None and self.epochs_spent >= self.max_total_epochs
+
+    # ---------------------------------------------------------- trial events
+
+    @keras_tuner.synchronized
+    def create_trial(self, tuner_id):
+        retried = self._retry_queue[-1] if self._retry_queue and tuner_id not in self.ongoing_trials else None
+        trial = super().create_trial(tuner_id)
+        if retried is not None and trial.trial_id == retried:
+            # A retry trains from scratch: forget the curve of the failed or killed attempt.
+            trial.metrics = MetricsTracker()
+            self.stopped.pop(trial.trial_id, None)
+        self._clock[trial.trial_id] = time.monotonic()
+        return trial
+
+    @keras_tuner.synchronized
+    def update_trial(self, trial_id, metrics, step=0):
+        metrics = dict(metrics)
+        per_epoch = VALUE_METRIC in metrics
+        value = metrics.pop(VALUE_METRIC, None)
+        trial = super().update_trial(trial_id, metrics, step=step)
+        if per_epoch:
+            self.epochs_spent += 1
+            self._tick(trial_id)
+            self._maybe_stop(trial, value)
+            self.save()
+        return trial
+
+    @keras_tuner.synchronized
+    def end_trial(self, trial):
+        self._tick(trial.trial_id)
+        super().end_trial(trial)
+
+    def _tick(self, trial_id):
+        now = time.monotonic()
+        self.seconds_spent += now - self._clock.get(trial_id, now)
+        self._clock[trial_id] = now
+
+    # --------------------------------------------------------------- pruning
+
+    def _maybe_stop(self, trial, value):
+        epochs = len(self._objective_history(trial))
+        if self.budget_exhausted():
+            self._stop(trial, {"epoch": epochs, "reason": "budget"})
+            return
+        if not self.prune:
+            return
+        curve = self._loss_like_curve(trial)
+        if curve is None:
+            return
+        estimate = None if value is None or not math.isfinite(value) else float(value)
+        decision = pruning.decide(
+            curve, self._incumbent_curve(), estimate, self.max_epochs, self.min_epochs, self.prune_margin
+        )
+        if decision.stop:
+            direction = self.objective.direction
+            self._stop(
+                trial,
+                {
+                    "epoch": decision.epoch,
+                    "reason": "pruned",
+                    "forecast": pruning.from_loss_like(decision.forecast, direction),
+                    "optimistic": pruning.from_loss_like(decision.optimistic, direction),
+                    "incumbent": pruning.from_loss_like(decision.incumbent, direction),
+                },
+            )
+
+    def _stop(self, trial, record):
+        trial.status = TrialStatus.STOPPED
+        self.stopped[trial.trial_id] = record
+
+    def _objective_history(self, trial) -> list[float]:
+        if isinstance(self.objective, MultiObjective):
+            return []
+        name = self.objective.name
+        if not trial.metrics.exists(name):
+            return []
+        return [float(observation.mean()) for observation in trial.metrics.get_history(name)]
+
+    def _loss_like_curve(self, trial):
+        history = self._objective_history(trial)
+        return pruning.to_loss_like(history, self.objective.direction) if history else None
+
+    def _incumbent_curve(self):
+        """The loss-like curve of the best trial that the oracle did not cut short."""
+        best = None
+        for trial in self.trials.values():
+            if trial.status != TrialStatus.COMPLETED or trial.trial_id in self.stopped:
+                continue
+            curve = self._loss_like_curve(trial)
+            if curve and (best is None or min(curve) < min(best)):
+                best = curve
+        return best
+
+    # ------------------------------------------------------------- reporting
+
+    def budget_summary(self) -> dict:
+        """Epochs and wall time spent, and the trials stopped early.
+
+        Returns:
+            A dict with `epochs_spent`, `max_total_epochs`, `seconds_spent`,
+            `trials`, `pruned` and `stopped_by_budget`.
+        """
+        reasons = [record["reason"] for record in self.stopped.values()]
+        return {
+            "epochs_spent": self.epochs_spent,
+            "max_total_epochs": self.max_total_epochs,
+            "seconds_spent": self.seconds_spent,
+            "trials": len(self.trials),
+            "pruned": reasons.count("pruned"),
+            "stopped_by_budget": reasons.count("budget"),
+        }
+
+    # ----------------------------------------------------------------- state
+
+    def get_state(self):
+        state = super().get_state()
+        state["keras_meta"] = {
+            "max_epochs": self.max_epochs,
+            "max_total_epochs": self.max_total_epochs,
+            "min_epochs": self.min_epochs,
+            "prune": self.prune,
+            "prune_margin": self.prune_margin,
+            "epochs_spent": self.epochs_spent,
+            "seconds_spent": self.seconds_spent,
+            "stopped": self.stopped,
+        }
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        meta = state["keras_meta"]
+        self.epochs_spent = int(meta["epochs_spent"])
+        self.seconds_spent = float(meta["seconds_spent"])
+        self.stopped = dict(meta["stopped"])
+
+    def save(self):
+        write_json_atomically(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        write_json_atomically(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), trial.get_state())
+
+
+def write_json_atomically(path: str, state) -> None:
+    """Writes JSON so that a reader (or a resumed search) never sees half a file.
+
+    Local paths are written to a temporary file and renamed over the target;
+    other file systems (`gs://...`) fall back to keras-tuner's writer.
+    """
+    path = str(path)
+    if "://" in path:
+        keras_tuner_utils.save_json(path, state)
+        return
+    temporary = f"{path}.{os.getpid()}.partial"
+    with open(temporary, "w") as file:
+        json.dump(state, file)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+def _validate_budget(max_trials, max_epochs, max_total_epochs, min_epochs, prune_margin):
+    for name, value in (("max_trials", max_trials), ("max_total_epochs", max_total_epochs), ("min_epochs", min_epochs)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"`{name}` must be a positive integer or None. Received: {name}={value!r}")
+    if not isinstance(max_epochs, int) or max_epochs < 1:
+        raise ValueError(f"`max_epochs` must be a positive integer. Received: max_epochs={max_epochs!r}")
+    if not prune_margin >= 0:
+        raise ValueError(f"`prune_margin` must be >= 0. Received: prune_margin={prune_margin!r}")

@@ -1,0 +1,200 @@
+"""MetaModelSelector through its public API, with real (tiny) Keras trainings."""
+
+import pathlib
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+from conftest import fixed_policy
+
+from keras_meta import MetaModelSelector
+from keras_meta.selector import hyperband_budget
+
+# keras-tuner loads best-epoch weights into a model whose optimizer is not built yet.
+pytestmark = pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer:UserWarning")
+
+
+def classification_data(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((160, 4)).astype("float32")
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("int32")
+    return (x[:128], y[:128]), (x[128:], y[128:])
+
+
+def build(hp):
+    """A broken model's hidden layer outputs zeros for ever: those are the hopeless trials."""
+    keras.utils.set_random_seed(0)
+    broken = hp.Boolean("broken")
+    initializer = "zeros" if broken else "glorot_uniform"
+    hidden = keras.layers.Dense(
+        hp.Choice("units", [4, 8, 16]), activation="relu", kernel_initializer=initializer, trainable=not broken
+    )
+    output = keras.layers.Dense(2, activation="softmax")
+    model = keras.Sequential([keras.Input((4,)), hidden, output])
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+class EpochCounter(keras.callbacks.Callback):
+    """A user's own callback. Tuners deep-copy callbacks per trial, so it keeps its record in a file."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = str(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._write("epoch")
+
+    def on_train_end(self, logs=None):
+        self._write(f"rate {float(self.model.optimizer.learning_rate.numpy())}")
+
+    def _write(self, line):
+        with open(self.path, "a") as file:
+            file.write(line + "\n")
+
+    @property
+    def epochs(self):
+        return self._lines().count("epoch")
+
+    @property
+    def final_rates(self):
+        return [float(line.split()[1]) for line in self._lines() if line.startswith("rate")]
+
+    def _lines(self):
+        return pathlib.Path(self.path).read_text().splitlines()
+
+
+def search(selector, counter=None, **kwargs):
+    (x, y), validation = classification_data()
+    callbacks = [counter] if counter else []
+    selector.search(x, y, validation_data=validation, batch_size=32, callbacks=callbacks, verbose=0, **kwargs)
+    return selector
+
+
+def make(tmp_path, **kwargs):
+    settings = {"objective": "val_accuracy", "max_trials": 6, "max_epochs": 4, "seed": 1, "overwrite": True}
+    return MetaModelSelector(build, directory=str(tmp_path), project_name="search", **{**settings, **kwargs})
+
+
+def statuses(selector):
+    return {t.trial_id: t.status for t in selector.oracle.trials.values()}
+
+
+@pytest.mark.slow
+def test_drop_in_search_keeps_the_keras_tuner_api(tmp_path, capsys):
+    counter = EpochCounter(tmp_path / "epochs.txt")
+    selector = search(make(tmp_path), counter)
+
+    assert set(statuses(selector).values()) == {"COMPLETED"}
+    assert counter.epochs == selector.oracle.epochs_spent  # the user's callback ran in every trial
+    best_hp = selector.get_best_hyperparameters(1)[0]
+    assert best_hp.values["broken"] is False
+    best_model = selector.get_best_models(1)[0]
+    _, validation = classification_data()
+    accuracy = best_model.evaluate(*validation, verbose=0)[1]
+    assert accuracy == pytest.approx(selector.oracle.get_best_trials(1)[0].score)  # best epoch's weights
+    selector.results_summary(2)
+    assert "Epochs spent" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_hopeless_trials_are_stopped_and_their_epochs_saved(tmp_path):
+    pruned = search(make(tmp_path / "pruned", max_trials=8))
+    unpruned = search(make(tmp_path / "unpruned", max_trials=8, prune=False))
+
+    stopped = pruned.oracle.stopped
+    assert stopped and all(record["reason"] == "pruned" for record in stopped.values())
+    first_complete = min(i for i, t in pruned.oracle.trials.items() if i not in stopped)
+    broken = {i for i, t in pruned.oracle.trials.items() if t.hyperparameters.values["broken"] and i > first_complete}
+    assert broken <= set(stopped)  # models that cannot learn are stopped once there is an incumbent
+    assert pruned.oracle.epochs_spent < unpruned.oracle.epochs_spent == 4 * len(unpruned.oracle.trials)
+    assert pruned.oracle.get_best_trials(1)[0].score == unpruned.oracle.get_best_trials(1)[0].score
+
+
+@pytest.mark.slow
+def test_the_epoch_budget_ends_the_search(tmp_path):
+    selector = search(make(tmp_path, max_trials=None, max_total_epochs=7, prune=False))
+    assert selector.oracle.epochs_spent == 7
+    assert len(selector.oracle.trials) == 2  # 4 + 3 epochs: the second trial is cut at the budget
+    assert list(selector.oracle.stopped.values())[0]["reason"] == "budget"
+
+
+def test_hyperband_arguments_give_hyperbands_budget(tmp_path):
+    selector = make(tmp_path, max_trials=None, max_epochs=9, factor=3)
+    assert selector.oracle.max_total_epochs == hyperband_budget(9, 3)
+
+
+@pytest.mark.slow
+def test_hyperband_budget_matches_a_real_hyperband_search(tmp_path):
+    counter = EpochCounter(tmp_path / "epochs.txt")
+
+    def build_with_a_large_space(hp):
+        hp.Float("unused", 0.0, 1.0)  # a space Hyperband cannot exhaust
+        return build(hp)
+
+    tuner = keras_tuner.Hyperband(
+        build_with_a_large_space, objective="val_accuracy", max_epochs=4, factor=2, directory=str(tmp_path), seed=1
+    )
+    search(tuner, counter)
+    assert counter.epochs == hyperband_budget(4, 2)
+
+
+@pytest.mark.slow
+def test_meta_lr_steers_the_rate_and_can_be_switched_off(tmp_path):
+    doubling = fixed_policy(1.0, "always-double")
+    steered, kept = EpochCounter(tmp_path / "steered.txt"), EpochCounter(tmp_path / "kept.txt")
+    search(make(tmp_path / "a", max_trials=2, policy=doubling, prune=False), steered)
+    search(make(tmp_path / "b", max_trials=2, policy=doubling, meta_lr=False, prune=False), kept)
+    assert all(rate > 1e-2 for rate in steered.final_rates)
+    assert kept.final_rates == pytest.approx([1e-2, 1e-2])
+
+
+@pytest.mark.slow
+def test_a_schedule_works_without_meta_lr_and_is_a_clear_error_with_it(tmp_path):
+    def build_with_schedule(hp):
+        model = build(hp)
+        schedule = keras.optimizers.schedules.CosineDecay(1e-2, 100)
+        model.compile(keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    settings = {"objective": "val_accuracy", "max_trials": 3, "max_epochs": 2, "directory": str(tmp_path)}
+    plain = MetaModelSelector(build_with_schedule, meta_lr=False, project_name="plain", **settings)
+    assert set(statuses(search(plain)).values()) == {"COMPLETED"}
+    steered = MetaModelSelector(build_with_schedule, project_name="steered", **settings)
+    with pytest.raises(RuntimeError, match="schedule"):
+        search(steered)  # three failed trials in a row end the search, with the reason
+
+
+@pytest.mark.slow
+def test_a_trial_that_fails_to_build_is_marked_failed_and_the_search_goes_on(tmp_path):
+    def build_or_fail(hp):
+        if hp.Choice("units", [4, 8, 16]) == 8:
+            raise ValueError("this architecture cannot be built")
+        return build(hp)
+
+    selector = MetaModelSelector(
+        build_or_fail, objective="val_loss", max_trials=3, max_epochs=2, directory=str(tmp_path), seed=0
+    )
+    search(selector)
+    assert sorted(statuses(selector).values()) == ["COMPLETED", "COMPLETED", "FAILED"]
+
+
+def test_unknown_objectives_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="Could not infer optimization direction"):
+        make(tmp_path, objective="val_precision_at_3")
+    selector = make(tmp_path, objective=keras_tuner.Objective("val_auc", "max"), max_trials=1, max_epochs=1)
+    with pytest.raises(keras_tuner.errors.FatalValueError, match="'val_auc' is not among the metrics"):
+        search(selector)
+
+
+def test_objective_object_and_default(tmp_path):
+    selector = make(tmp_path, objective=keras_tuner.Objective("val_loss", "min"), max_trials=1, max_epochs=1)
+    search(selector)
+    assert selector.oracle.get_best_trials(1)[0].score > 0
+    assert MetaModelSelector(build, directory=str(tmp_path), project_name="d").oracle.objective.name == "val_loss"
+
+
+def test_a_missing_policy_fails_at_construction(tmp_path):
+    with pytest.raises(ValueError, match="no-such-policy"):
+        make(tmp_path, policy="no-such-policy")
