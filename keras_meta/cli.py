@@ -1,4 +1,4 @@
-"""The `keras-meta` command line: demo, bench, meta-train, overhead, inspect."""
+"""The `keras-meta` command line: demo, bench (lr, select), meta-train, horizon-bias, overhead, inspect."""
 
 from __future__ import annotations
 
@@ -45,14 +45,26 @@ def _build_parser() -> argparse.ArgumentParser:
     overhead.add_argument("--json", help="also write the measurements to this JSON file")
     overhead.set_defaults(handler=_run_overhead)
 
-    bench = commands.add_parser("bench", help="benchmark MetaLRCallback against Keras's usual schedules")
+    bench = commands.add_parser(
+        "bench",
+        help="benchmark MetaLRCallback against Keras's usual schedules ('bench select': the model selector)",
+    )
+    bench.add_argument(
+        "suite",
+        nargs="?",
+        choices=("lr", "select"),
+        default="lr",
+        help="lr: learning-rate control (default); select: MetaModelSelector against keras-tuner",
+    )
     bench.add_argument("--output", default="bench_output", help="folder for cache, report, plots")
-    bench.add_argument("--quick", action="store_true", help="3 small tasks, 1 seed, 3 starting rates")
-    bench.add_argument("--seeds", type=int, help="seeds 0..N-1 (default: 3, or 1 with --quick)")
+    bench.add_argument("--quick", action="store_true", help="a small subset with 1 seed")
+    bench.add_argument("--seeds", type=int, help="seeds 0..N-1 (default: lr 3, select 2; 1 with --quick)")
     bench.add_argument("--workers", type=int, default=2, help="worker processes (default: 2; 0 = none)")
     bench.add_argument("--policy", default="default", help="policy name or directory (default: default)")
-    bench.add_argument("--tasks", help="a Python file defining TASKS (and optionally METHODS)")
+    bench.add_argument("--tasks", help="lr only: a Python file defining TASKS (and optionally METHODS)")
     bench.add_argument("--task", action="append", dest="task_names", help="run only this task (repeatable)")
+    bench.add_argument("--max-epochs", type=int, help="select only: epochs of a full trial (default: 15)")
+    bench.add_argument("--pool", type=int, default=16, help="select only: reference configurations (default: 16)")
     bench.set_defaults(handler=_run_bench)
 
     meta_train = commands.add_parser("meta-train", help="meta-train a policy on synthetic task families")
@@ -65,6 +77,15 @@ def _build_parser() -> argparse.ArgumentParser:
     meta_train.add_argument("--rollouts", type=int, dest="rollouts_per_round", help="rollouts per round")
     meta_train.add_argument("--workers", type=int, help="rollout processes (0 = none)")
     meta_train.set_defaults(handler=_run_meta_train)
+
+    bias = commands.add_parser("horizon-bias", help="do the look-ahead labels prefer too small rates? a measurement")
+    bias.add_argument("--tasks", type=int, default=6, help="meta-training tasks to measure on (default: 6)")
+    bias.add_argument("--horizon", type=int, default=20, help="look-ahead steps (default: 20)")
+    bias.add_argument("--cooldown", type=int, default=10, help="cool-down steps; 0 for none (default: 10)")
+    bias.add_argument("--max-steps", type=int, default=600, help="longest run (default: 600)")
+    bias.add_argument("--grid", type=float, nargs="+", help="rates of the grid (default: 1e-4 ... 1e-1)")
+    bias.add_argument("--json", help="also write the result to this JSON file")
+    bias.set_defaults(handler=_run_horizon_bias)
 
     inspect = commands.add_parser("inspect", help="show a policy's card")
     inspect.add_argument("policy", nargs="?", default="default", help="policy name or directory")
@@ -93,9 +114,25 @@ def _run_overhead(args) -> int:
 
 
 def _run_bench(args) -> int:
+    command = "keras-meta " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
+    if args.suite == "select":
+        from keras_meta.bench.selection import run_selection_benchmark
+
+        report = run_selection_benchmark(
+            args.output,
+            quick=args.quick,
+            seeds=args.seeds,
+            workers=args.workers,
+            policy=args.policy,
+            pool_size=args.pool,
+            task_names=args.task_names,
+            max_epochs=args.max_epochs,
+            command=command,
+        )
+        print(f"Report: {report}")
+        return 0
     from keras_meta.bench.suite import run_benchmark
 
-    command = "keras-meta " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
     report = run_benchmark(
         args.output,
         quick=args.quick,
@@ -122,6 +159,25 @@ def _run_meta_train(args) -> int:
     print(repr(policy))
     print(json.dumps(policy.card["evaluation"], indent=2))
     print(f"Policy: {os.path.join(args.output, 'policy')}")
+    return 0
+
+
+def _run_horizon_bias(args) -> int:
+    from keras_meta.meta.bias import BIAS_SEED_BASE
+    from keras_meta.meta.bias import GRID
+    from keras_meta.meta.bias import format_bias
+    from keras_meta.meta.bias import measure_horizon_bias
+    from keras_meta.meta.lookahead import LookaheadConfig
+
+    result = measure_horizon_bias(
+        range(BIAS_SEED_BASE, BIAS_SEED_BASE + args.tasks),
+        LookaheadConfig(horizon=args.horizon, cooldown=args.cooldown),
+        grid=tuple(args.grid or GRID),
+        max_steps=args.max_steps,
+    )
+    print(format_bias(result))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

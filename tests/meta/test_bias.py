@@ -1,13 +1,25 @@
 import numpy as np
+import pytest
 
+from keras_meta import cli
 from keras_meta.meta.bias import measure_horizon_bias
 from keras_meta.meta.lookahead import LookaheadConfig
 
 
-def test_bias_is_the_mean_log_ratio_of_expert_to_grid_rates():
+def test_biases_compare_the_expert_with_constant_and_cosine_grids():
     result = measure_horizon_bias([3], LookaheadConfig(horizon=2, cooldown=1), grid=(1e-3, 1e-2), max_steps=40)
     (task,) = result["tasks"]
-    assert task["grid_rate"] in (1e-3, 1e-2)
-    assert task["expert_rate"] > 0 and np.isfinite(task["expert_val_loss"])
-    assert result["bias"] == np.log10(task["expert_rate"] / task["grid_rate"])
+    assert task["best_constant_rate"] in (1e-3, 1e-2) and task["best_cosine_rate"] in (1e-3, 1e-2)
+    assert task["expert_peak_rate"] >= task["expert_early_rate"] > 0
+    assert result["bias_early"] == pytest.approx(np.log10(task["expert_early_rate"] / task["best_constant_rate"]))
+    assert result["bias_peak"] == pytest.approx(np.log10(task["expert_peak_rate"] / task["best_cosine_rate"]))
+    assert result["loss_ratio"] == pytest.approx(task["expert_val_loss"] / task["grid_val_loss"])
     assert result["lookahead"]["cooldown"] == 1
+
+
+def test_horizon_bias_command(tmp_path, capsys):
+    output = tmp_path / "bias.json"
+    argv = ["horizon-bias", "--tasks", "1", "--max-steps", "30", "--horizon", "2", "--cooldown", "0"]
+    assert cli.main(argv + ["--grid", "1e-3", "1e-2", "--json", str(output)]) == 0
+    assert "bias_peak" in capsys.readouterr().out
+    assert output.exists()

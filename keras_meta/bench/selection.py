@@ -1,0 +1,583 @@
+"""`keras-meta bench select`: model selection at equal epoch budgets, against keras-tuner.
+
+For each task and seed, four searches over the same architecture space and
+the same total-epoch budget (what `keras_tuner.Hyperband` with the given
+`max_epochs` and `factor=3` trains):
+
+* `MetaModelSelector`, which does not search the learning rate (each trial
+  trains under `MetaLRCallback` from 1e-3);
+* `Hyperband`, `RandomSearch` and `BayesianOptimization`, which search the
+  learning rate as one more hyperparameter.
+
+Every trial's best-epoch model is evaluated on the test split as it ends, so
+each search yields an *anytime curve*: the test loss of its incumbent (best
+by validation) against the epochs spent. A fixed pool of configurations of
+the same space, each trained for `max_epochs`, gives the reference, the best
+test loss seen (pool and searches' full-length trials alike); the regret of a
+search is its final test loss divided by that reference.
+
+The tasks are public-suite data sets, held out from meta-training.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import dataclasses
+import json
+import multiprocessing
+import pathlib
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from keras_meta.bench._environment import machine_description
+from keras_meta.bench._environment import policy_fingerprint
+from keras_meta.bench._environment import source_fingerprint
+from keras_meta.bench._environment import use_one_thread
+from keras_meta.bench._environment import versions
+from keras_meta.bench.runner import _end_with_newline
+
+CACHE_FILE = "select_records.jsonl"
+METHODS = ("meta", "hyperband", "random", "bayesian")
+POOL = "pool"
+FACTOR = 3
+_SEARCHES_PER_WORKER = 2  # fresh processes every few searches: many fits in one process slow down
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectionTask:
+    """A public-suite data set with the budget of its model search.
+
+    Args:
+        name: String.
+        data: String. The name of a task in `keras_meta.bench.tasks.PUBLIC_TASKS`,
+            whose splits, loss and batch size are used.
+        max_epochs: Integer. Epochs of a full-length trial (by default).
+    """
+
+    name: str
+    data: str
+    max_epochs: int = 15
+
+
+SELECTION_TASKS = (
+    SelectionTask("digits", "digits_mlp"),
+    SelectionTask("breast_cancer", "breast_cancer_mlp"),
+    SelectionTask("friedman", "friedman_deep_bn"),
+    SelectionTask("mnist1d", "mnist1d_mlp"),
+)
+QUICK_TASKS = ("breast_cancer",)
+
+
+def build_search_space(task, splits, search_lr: bool):
+    """The hypermodel every method searches: an MLP of 1-3 layers.
+
+    Args:
+        task: The public-suite `Task` (its loss).
+        splits: Its `Splits` (input shape, outputs).
+        search_lr: Boolean. Add the learning rate to the space (the
+            baselines); otherwise Adam starts at 1e-3 (keras-meta steers it).
+
+    Returns:
+        A function `hp -> compiled keras.Model`.
+    """
+
+    def build(hp):
+        import keras
+
+        layers = [keras.Input(splits.x_train.shape[1:])]
+        units = hp.Choice("units", [16, 32, 64, 128, 256])
+        batch_norm = hp.Boolean("batch_norm")
+        dropout = hp.Choice("dropout", [0.0, 0.1, 0.3])
+        activation = hp.Choice("activation", ["relu", "tanh"])
+        for _ in range(hp.Int("layers", 1, 3)):
+            layers.append(keras.layers.Dense(units, use_bias=not batch_norm))
+            if batch_norm:
+                layers.append(keras.layers.BatchNormalization())
+            layers.append(keras.layers.Activation(activation))
+            if dropout:
+                layers.append(keras.layers.Dropout(dropout))
+        layers.append(keras.layers.Dense(task._n_outputs(splits)))
+        model = keras.Sequential(layers)
+        lr = hp.Float("learning_rate", 1e-4, 1e-1, sampling="log") if search_lr else 1e-3
+        model.compile(keras.optimizers.Adam(lr), task.make_loss())
+        return model
+
+    return build
+
+
+# ------------------------------------------------------------------ one search
+
+
+def run_search(job: dict) -> dict:
+    """Runs one search (or the reference pool) and returns its ledger.
+
+    Args:
+        job: Dict with `task` (a `SelectionTask` name), `method` (one of
+            `METHODS` or `POOL`), `seed`, `max_epochs`, `pool_size` and
+            `policy`.
+
+    Returns:
+        A record: `task`, `method`, `seed`, `budget`, `epochs`, `seconds`
+        and `trials`, each trial with its `epochs`, the cumulative
+        `epochs_spent` when it ended, `val_loss`, `test_loss` and `status`.
+    """
+    import keras
+
+    from keras_meta.bench.tasks import PUBLIC_TASKS
+
+    task = dataclasses.replace(_selection_tasks()[job["task"]], max_epochs=job["max_epochs"])
+    data_task = {t.name: t for t in PUBLIC_TASKS}[task.data]
+    splits = data_task.load(job["seed"])
+    keras.utils.set_random_seed(job["seed"])
+    directory = tempfile.mkdtemp(prefix="keras-meta-select-")
+    try:
+        tuner = _make_tuner(job, task, data_task, splits, directory)
+        start = time.perf_counter()
+        tuner.search(
+            splits.x_train,
+            splits.y_train,
+            validation_data=(splits.x_val, splits.y_val),
+            batch_size=data_task.batch_size,
+            epochs=task.max_epochs,
+            verbose=0,
+        )
+        seconds = time.perf_counter() - start
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return {
+        "task": job["task"],
+        "method": job["method"],
+        "seed": job["seed"],
+        "budget": budget(task),
+        "max_epochs": task.max_epochs,
+        "epochs": sum(trial["epochs"] for trial in tuner.ledger),
+        "seconds": seconds,
+        "trials": tuner.ledger,
+    }
+
+
+def budget(task: SelectionTask) -> int:
+    """The total-epoch budget of every search of a task: Hyperband's, factor 3."""
+    from keras_meta.selector.pruning import hyperband_budget
+
+    return hyperband_budget(task.max_epochs, FACTOR)
+
+
+def _make_tuner(job, task, data_task, splits, directory):
+    import keras_tuner
+
+    from keras_meta.selector import MetaModelSelector
+
+    common = {"objective": "val_loss", "directory": directory, "project_name": "search", "seed": 1000 + job["seed"]}
+    search_lr = job["method"] != "meta"
+    hypermodel = build_search_space(data_task, splits, search_lr=search_lr)
+    full_trials = budget(task) // task.max_epochs
+    test = (splits.x_test, splits.y_test)
+    if job["method"] == "meta":
+        return _with_ledger(MetaModelSelector, test)(
+            hypermodel, max_epochs=task.max_epochs, max_total_epochs=budget(task), policy=job["policy"], **common
+        )
+    if job["method"] == "hyperband":
+        return _with_ledger(keras_tuner.Hyperband, test)(
+            hypermodel, max_epochs=task.max_epochs, factor=FACTOR, **common
+        )
+    if job["method"] == "random":
+        return _with_ledger(keras_tuner.RandomSearch, test)(hypermodel, max_trials=full_trials, **common)
+    if job["method"] == "bayesian":
+        return _with_ledger(keras_tuner.BayesianOptimization, test)(hypermodel, max_trials=full_trials, **common)
+    if job["method"] == POOL:
+        common["seed"] = 2000 + job["seed"]  # a pool drawn apart from every search
+        return _with_ledger(keras_tuner.RandomSearch, test)(hypermodel, max_trials=job["pool_size"], **common)
+    raise ValueError(f"Unknown selection method {job['method']!r}; expected one of {METHODS + (POOL,)}.")
+
+
+def _with_ledger(tuner_class, test_data):
+    """A subclass of `tuner_class` that counts each trial's epochs and tests its best model."""
+
+    class Ledger(tuner_class):
+        def on_search_begin(self):
+            super().on_search_begin()
+            self.ledger = []
+            self._epochs = collections.Counter()
+
+        def on_epoch_end(self, trial, model, epoch, logs=None):
+            self._epochs[trial.trial_id] += 1
+            super().on_epoch_end(trial, model, epoch, logs)
+
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            ended = self.oracle.get_trial(trial.trial_id)
+            entry = {
+                "trial_id": trial.trial_id,
+                "epochs": self._epochs[trial.trial_id],
+                "epochs_spent": sum(self._epochs.values()),
+                "status": ended.status,
+                "val_loss": ended.score,
+                "test_loss": None,
+            }
+            if ended.status == "COMPLETED" and ended.score is not None:
+                import warnings
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the unbuilt optimizer's variables are not loaded
+                    model = self.load_model(ended)
+                entry["test_loss"] = _test_loss(model, *test_data)
+            self.ledger.append(entry)
+
+    Ledger.__name__ = f"Ledger{tuner_class.__name__}"
+    return Ledger
+
+
+def _test_loss(model, x, y) -> float:
+    loss = model.evaluate(x, y, verbose=0, batch_size=256)
+    loss = loss[0] if isinstance(loss, list) else loss
+    return float(loss) if np.isfinite(loss) else float("inf")
+
+
+def _selection_tasks() -> dict:
+    return {task.name: task for task in SELECTION_TASKS}
+
+
+# ------------------------------------------------------------------- metrics
+
+
+def reference_losses(records) -> dict:
+    """The best test loss of a full-length trial, per (task, seed), over the pool and all searches."""
+    best = {}
+    for record in records:
+        for trial in record["trials"]:
+            if trial["test_loss"] is None or trial["epochs"] < record["max_epochs"]:
+                continue
+            key = (record["task"], record["seed"])
+            best[key] = min(best.get(key, float("inf")), trial["test_loss"])
+    return best
+
+
+def anytime_curve(record) -> tuple[np.ndarray, np.ndarray]:
+    """Epochs spent and the incumbent's test loss after each trial of a search.
+
+    The incumbent is the trial with the best validation loss so far; trials
+    without a test loss (failed) are skipped.
+
+    Example:
+
+    >>> record = {"trials": [
+    ...     {"epochs_spent": 3, "val_loss": 0.5, "test_loss": 0.6},
+    ...     {"epochs_spent": 5, "val_loss": 0.7, "test_loss": 0.4},
+    ...     {"epochs_spent": 9, "val_loss": 0.2, "test_loss": 0.3}]}
+    >>> anytime_curve(record)
+    (array([3, 5, 9]), array([0.6, 0.6, 0.3]))
+    """
+    epochs, losses = [], []
+    best_val, incumbent_test = float("inf"), None
+    for trial in record["trials"]:
+        if trial["test_loss"] is None:
+            continue
+        if trial["val_loss"] < best_val:
+            best_val, incumbent_test = trial["val_loss"], trial["test_loss"]
+        epochs.append(trial["epochs_spent"])
+        losses.append(incumbent_test)
+    return np.asarray(epochs), np.asarray(losses, dtype=float)
+
+
+def epochs_to_reach(record, target: float) -> float:
+    """The epochs a search spent before its incumbent's test loss reached `target` (inf if never)."""
+    epochs, losses = anytime_curve(record)
+    reached = np.nonzero(losses <= target)[0]
+    return float(epochs[reached[0]]) if len(reached) else float("inf")
+
+
+def summarise(records) -> dict:
+    """Per task and method: regret, epochs and time spent, and the fraction of Hyperband's epochs needed.
+
+    Returns:
+        `{task: {method: {"regret", "epochs", "seconds", "trials", "fraction_of_hyperband"}}}`,
+        each a mean over seeds (the regret a geometric mean, the fraction a
+        median), plus `{"aggregate": ...}` with the wins against Hyperband
+        and the median task's fraction.
+    """
+    reference = reference_losses(records)
+    searches = [r for r in records if r["method"] != POOL]
+    by_task_seed = collections.defaultdict(dict)
+    for record in searches:
+        by_task_seed[(record["task"], record["seed"])][record["method"]] = record
+    rows = collections.defaultdict(lambda: collections.defaultdict(lambda: collections.defaultdict(list)))
+    for (task, seed), methods in by_task_seed.items():
+        hyperband = methods.get("hyperband")
+        for method, record in methods.items():
+            _, losses = anytime_curve(record)
+            final = losses[-1] if len(losses) else float("inf")
+            row = rows[task][method]
+            row["regret"].append(final / reference[(task, seed)])
+            row["epochs"].append(record["epochs"])
+            row["seconds"].append(record["seconds"])
+            row["trials"].append(len(record["trials"]))
+            if hyperband is not None:
+                _, hyperband_losses = anytime_curve(hyperband)
+                needed = epochs_to_reach(record, hyperband_losses[-1]) if len(hyperband_losses) else float("inf")
+                row["fraction_of_hyperband"].append(needed / max(hyperband["epochs"], 1))
+    table = {
+        task: {
+            method: {
+                "regret": float(np.exp(np.mean(np.log(values["regret"])))),
+                "epochs": float(np.mean(values["epochs"])),
+                "seconds": float(np.mean(values["seconds"])),
+                "trials": float(np.mean(values["trials"])),
+                "fraction_of_hyperband": float(np.median(values["fraction_of_hyperband"]))
+                if values["fraction_of_hyperband"]
+                else float("nan"),
+            }
+            for method, values in methods.items()
+        }
+        for task, methods in rows.items()
+    }
+    wins = [
+        t
+        for t, m in table.items()
+        if "meta" in m and "hyperband" in m and m["meta"]["regret"] < m["hyperband"]["regret"]
+    ]
+    fractions = [m["meta"]["fraction_of_hyperband"] for m in table.values() if "meta" in m]
+    return {
+        "tasks": table,
+        "aggregate": {
+            "tasks": len(table),
+            "meta_beats_hyperband": len(wins),
+            "median_fraction_of_hyperband_epochs": float(np.median(fractions)) if fractions else float("nan"),
+        },
+    }
+
+
+# ------------------------------------------------------------------- running
+
+
+def run_selection_benchmark(
+    output_dir,
+    quick=False,
+    seeds=None,
+    workers=2,
+    policy="default",
+    pool_size=16,
+    task_names=None,
+    max_epochs=None,
+    command="",
+) -> pathlib.Path:
+    """Runs (or completes from the cache) the model-selection benchmark and writes its report.
+
+    Args:
+        output_dir: Path. Cache `select_records.jsonl`, `select_report.md` and
+            `select_anytime.png` go here.
+        quick: Boolean. One task, one seed.
+        seeds: Integer or `None`. Seeds 0..seeds-1; default 2 (1 with quick).
+        workers: Integer. Searches in parallel processes; 0 runs them here.
+        policy: String. The policy of `MetaModelSelector`.
+        pool_size: Integer. Configurations in the reference pool.
+        task_names: List of strings or `None`. Restrict to these tasks.
+        max_epochs: Integer or `None`. Overrides the tasks' trial length
+            (and with it the budget).
+        command: String. The command line, for the report.
+
+    Returns:
+        The report's path.
+    """
+    output_dir = pathlib.Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    names = task_names or (QUICK_TASKS if quick else [t.name for t in SELECTION_TASKS])
+    unknown = sorted(set(names) - set(_selection_tasks()))
+    if unknown:
+        raise ValueError(f"Unknown selection tasks {unknown}; expected some of {sorted(_selection_tasks())}.")
+    seeds = seeds or (1 if quick else 2)
+    tasks = _selection_tasks()
+    jobs = [
+        {
+            "task": name,
+            "method": method,
+            "seed": seed,
+            "max_epochs": max_epochs or tasks[name].max_epochs,
+            "pool_size": pool_size,
+            "policy": str(policy),
+        }
+        for name in names
+        for seed in range(seeds)
+        for method in (POOL, *METHODS)
+    ]
+    records, failures = _run_cached(jobs, output_dir, workers)
+    summary = summarise(records)
+    report = output_dir / "select_report.md"
+    report.write_text(_report(summary, records, failures, command, seeds, policy))
+    _plot_anytime(records, output_dir / "select_anytime.png")
+    (output_dir / "select_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return report
+
+
+def _job_key(job: dict, stamp: dict) -> str:
+    code = source_fingerprint(
+        "bench/selection.py", "bench/tasks.py", "selector/tuner.py", "selector/oracle.py", "selector/pruning.py"
+    )
+    identity = {**job, "code": code, "versions": stamp}
+    if job["method"] == "meta":
+        identity.update(policy_fingerprint(job["policy"]))
+        identity["callback_code"] = source_fingerprint("callbacks.py", "features.py", "policy.py")
+    else:
+        identity.pop("policy")
+    if job["method"] != POOL:
+        identity.pop("pool_size")
+    return json.dumps(identity, sort_keys=True)
+
+
+def _run_cached(jobs, output_dir, workers):
+    stamp = versions()
+    keyed = [{**job, "key": _job_key(job, stamp)} for job in jobs]
+    cache = _read_cache(output_dir / CACHE_FILE)
+    missing = [job for job in keyed if job["key"] not in cache]
+    failures = []
+    _end_with_newline(output_dir / CACHE_FILE)
+    with open(output_dir / CACHE_FILE, "a") as cache_file:
+        for job, outcome in _execute(missing, workers):
+            if isinstance(outcome, BaseException):
+                failures.append((job, f"{type(outcome).__name__}: {outcome}"))
+                continue
+            record = {**outcome, "key": job["key"], "versions": stamp}
+            cache[job["key"]] = record
+            cache_file.write(json.dumps(record) + "\n")
+            cache_file.flush()
+    return [cache[job["key"]] for job in keyed if job["key"] in cache], failures
+
+
+def _read_cache(path: pathlib.Path) -> dict:
+    """Cached records by key; a line cut short by a killed run is skipped."""
+    records = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        records[record["key"]] = record
+    return records
+
+
+def _execute(jobs, workers):
+    """Yields `(job, record or exception)` as searches finish."""
+    from tqdm.auto import tqdm
+
+    plain = [{key: value for key, value in job.items() if key != "key"} for job in jobs]
+    bar = tqdm(total=len(jobs), desc="bench select", unit="search", disable=not jobs, file=sys.stderr)
+    try:
+        if workers == 0:
+            for job, task in zip(jobs, plain):
+                try:
+                    yield job, run_search(task)
+                except Exception as error:  # reported with the job; the benchmark goes on
+                    yield job, error
+                bar.update()
+            return
+        chunk = workers * _SEARCHES_PER_WORKER
+        for start in range(0, len(jobs), chunk):
+            with concurrent.futures.ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=use_one_thread
+            ) as pool:
+                futures = {
+                    pool.submit(run_search, plain[i]): jobs[i] for i in range(start, min(start + chunk, len(jobs)))
+                }
+                for future in concurrent.futures.as_completed(futures):
+                    error = future.exception()
+                    yield futures[future], error if error is not None else future.result()
+                    bar.update()
+    finally:
+        bar.close()
+
+
+# -------------------------------------------------------------------- report
+
+
+_LABELS = {
+    "meta": "MetaModelSelector (no LR search)",
+    "hyperband": "Hyperband",
+    "random": "RandomSearch",
+    "bayesian": "BayesianOptimization",
+}
+
+
+def _report(summary, records, failures, command, seeds, policy) -> str:
+    tasks = summary["tasks"]
+    aggregate = summary["aggregate"]
+    budgets = {r["task"]: (r["budget"], r["max_epochs"]) for r in records}
+    lines = [
+        "# keras-meta model-selection benchmark",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {machine_description()}, keras-tuner {_keras_tuner_version()}  ",
+        f"Seeds: {seeds}; policy of MetaModelSelector: `{policy}`; objective `val_loss`, scored by test loss.",
+        "",
+        "Budget per search, in epochs (Hyperband's with factor 3), and a trial's full length: "
+        + ", ".join(f"{task} {b} ({e})" for task, (b, e) in sorted(budgets.items())),
+        "",
+        "**Regret** = the test loss of the search's final pick / the best test loss of any full-length "
+        "trial (a fixed pool of configurations and the searches' own). **Epochs to Hyperband's best** = "
+        "the fraction of Hyperband's epochs a search spent before its pick's test loss was as good as "
+        "Hyperband's final pick (inf: never).",
+        "",
+        "## Aggregate",
+        "",
+        f"* MetaModelSelector has a lower regret than Hyperband on {aggregate['meta_beats_hyperband']} of "
+        f"{aggregate['tasks']} tasks (target: 3/4 of them).",
+        f"* On the median task it reached Hyperband's final pick after "
+        f"{_format(aggregate['median_fraction_of_hyperband_epochs'])} of Hyperband's epochs (target: at most 0.5).",
+        "",
+        "## Per task",
+        "",
+        "| task | method | regret | epochs to Hyperband's best | epochs | trials | wall time (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for task in sorted(tasks):
+        for method in METHODS:
+            if method in tasks[task]:
+                row = tasks[task][method]
+                lines.append(
+                    f"| {task} | {_LABELS[method]} | {row['regret']:.3f} | {_format(row['fraction_of_hyperband'])} "
+                    f"| {row['epochs']:.0f} | {row['trials']:.0f} | {row['seconds']:.0f} |"
+                )
+    lines += ["", "![anytime curves](select_anytime.png)", ""]
+    if failures:
+        lines += ["## Failures", ""] + [
+            f"* {job['task']} / {job['method']} / seed {job['seed']}: {error}" for job, error in failures
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _keras_tuner_version() -> str:
+    import keras_tuner
+
+    return keras_tuner.__version__
+
+
+def _format(value) -> str:
+    return "inf" if value == float("inf") else ("" if value != value else f"{value:.2f}")
+
+
+def _plot_anytime(records, path) -> None:
+    from matplotlib.figure import Figure
+
+    reference = reference_losses(records)
+    tasks = sorted({r["task"] for r in records})
+    figure = Figure(figsize=(4.5 * len(tasks), 3.6))
+    for index, task in enumerate(tasks):
+        ax = figure.add_subplot(1, len(tasks), index + 1)
+        for method in METHODS:
+            for record in (r for r in records if r["task"] == task and r["method"] == method):
+                epochs, losses = anytime_curve(record)
+                if len(epochs):
+                    regret = losses / reference[(task, record["seed"])]
+                    label = _LABELS[method] if record["seed"] == 0 else None
+                    ax.step(epochs, regret, where="post", label=label, color=f"C{METHODS.index(method)}", alpha=0.8)
+        ax.set_yscale("log")
+        ax.set_title(task)
+        ax.set_xlabel("epochs spent")
+        ax.set_ylabel("regret of the current pick")
+    figure.axes[0].legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
