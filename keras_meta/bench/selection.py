@@ -123,7 +123,8 @@ def run_search(job: dict) -> dict:
 
     Returns:
         A record: `task`, `method`, `seed`, `budget`, `epochs`, `seconds`
-        and `trials`, each trial with its `epochs`, the cumulative
+        and `trials`, each trial with its `epochs` (trained in this trial),
+        its `length` (the epoch its model reached), the cumulative
         `epochs_spent` when it ended, `val_loss`, `test_loss` and `status`.
     """
     import keras
@@ -203,10 +204,12 @@ def _with_ledger(tuner_class, test_data):
         def on_search_begin(self):
             super().on_search_begin()
             self.ledger = []
-            self._epochs = collections.Counter()
+            self._epochs = collections.Counter()  # epochs trained by each trial
+            self._length = {}  # the epoch each trial's model reached (Hyperband resumes from a parent's)
 
         def on_epoch_end(self, trial, model, epoch, logs=None):
             self._epochs[trial.trial_id] += 1
+            self._length[trial.trial_id] = epoch + 1
             super().on_epoch_end(trial, model, epoch, logs)
 
         def on_trial_end(self, trial):
@@ -215,6 +218,7 @@ def _with_ledger(tuner_class, test_data):
             entry = {
                 "trial_id": trial.trial_id,
                 "epochs": self._epochs[trial.trial_id],
+                "length": self._length.get(trial.trial_id, 0),
                 "epochs_spent": sum(self._epochs.values()),
                 "status": ended.status,
                 "val_loss": ended.score,
@@ -251,7 +255,7 @@ def reference_losses(records) -> dict:
     best = {}
     for record in records:
         for trial in record["trials"]:
-            if trial["test_loss"] is None or trial["epochs"] < record["max_epochs"]:
+            if trial["test_loss"] is None or trial.get("length", trial["epochs"]) < record["max_epochs"]:
                 continue
             key = (record["task"], record["seed"])
             best[key] = min(best.get(key, float("inf")), trial["test_loss"])

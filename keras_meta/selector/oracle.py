@@ -27,6 +27,7 @@ from keras_tuner.src.engine.trial import TrialStatus
 from keras_meta.selector import pruning
 
 VALUE_METRIC = "keras_meta_value"  # carries the value head's estimate; never stored as a metric
+EPOCHS_METRIC = "keras_meta_epochs"  # epochs of a trial reported only once, after training
 
 
 class MetaOracle(keras_tuner.Oracle):
@@ -111,6 +112,8 @@ class MetaOracle(keras_tuner.Oracle):
 
     @keras_tuner.synchronized
     def create_trial(self, tuner_id):
+        if self.budget_exhausted() and tuner_id not in self.ongoing_trials:
+            self._finish_retries_without_running()  # a resumed search must not train past its budget
         retried = self._retry_queue[-1] if self._retry_queue and tuner_id not in self.ongoing_trials else None
         trial = super().create_trial(tuner_id)
         if retried is not None and trial.trial_id == retried:
@@ -125,11 +128,15 @@ class MetaOracle(keras_tuner.Oracle):
         metrics = dict(metrics)
         per_epoch = VALUE_METRIC in metrics
         value = metrics.pop(VALUE_METRIC, None)
+        epochs_after_training = metrics.pop(EPOCHS_METRIC, None)
         trial = super().update_trial(trial_id, metrics, step=step)
         if per_epoch:
             self.epochs_spent += 1
             self._tick(trial_id)
-            self._maybe_stop(trial, value)
+            self._maybe_stop(trial, value, epochs=int(step) + 1)
+            self.save()
+        elif epochs_after_training is not None:
+            self.epochs_spent += int(epochs_after_training)
             self.save()
         return trial
 
@@ -145,10 +152,10 @@ class MetaOracle(keras_tuner.Oracle):
 
     # --------------------------------------------------------------- pruning
 
-    def _maybe_stop(self, trial, value):
-        epochs = len(self._objective_history(trial))
+    def _maybe_stop(self, trial, value, epochs):
         if self.budget_exhausted():
-            self._stop(trial, {"epoch": epochs, "reason": "budget"})
+            if epochs < self.max_epochs:  # a trial that spends the last epoch in its last epoch just ends
+                self._stop(trial, {"epoch": epochs, "reason": "budget"})
             return
         if not self.prune:
             return
@@ -175,6 +182,31 @@ class MetaOracle(keras_tuner.Oracle):
     def _stop(self, trial, record):
         trial.status = TrialStatus.STOPPED
         self.stopped[trial.trial_id] = record
+
+    def _finish_retries_without_running(self):
+        """Ends the trials waiting for a retry with what they have: the budget is spent."""
+        while self._retry_queue:
+            trial = self.trials[self._retry_queue.pop()]
+            if self._objective_history(trial):
+                trial.status = TrialStatus.COMPLETED
+                self.score_trial(trial)
+            else:
+                trial.status = TrialStatus.FAILED
+                trial.message = "The epoch budget was spent before this interrupted trial could be trained again."
+            self.end_order.append(trial.trial_id)
+            self._save_trial(trial)
+        self.save()
+
+    def reload(self):
+        super().reload()
+        # A search killed between writing a finished trial's file and the oracle's own would
+        # retrain that trial: keras-tuner queues every trial that was ongoing for a retry.
+        for trial_id in list(self._retry_queue):
+            trial = self.trials[trial_id]
+            if trial.status in (TrialStatus.COMPLETED, TrialStatus.FAILED):
+                self._retry_queue.remove(trial_id)
+                if trial_id not in self.end_order:
+                    self.end_order.append(trial_id)
 
     def _objective_history(self, trial) -> list[float]:
         if isinstance(self.objective, MultiObjective):

@@ -1,7 +1,7 @@
-"""When to stop a trial: the model selector's pruning rule, in plain numpy.
+"""When to stop a trial: the model selector's pruning rule, in plain Python.
 
 The rule works on *loss-like* curves: positive numbers where smaller is
-better. A "min" objective with positive values (a loss) is used as it is; a
+better. A "min" objective with non-negative values (a loss) is used as it is; a
 "max" objective within [0, 1] (an accuracy, an AUC) becomes its error,
 `1 - value`. Other objectives are not pruned, since neither a ratio nor an
 error is meaningful for them.
@@ -60,9 +60,9 @@ def to_loss_like(values: Sequence[float], direction: str) -> list[float] | None:
         direction: String. "min" or "max".
 
     Returns:
-        A list of floats, or `None` if the objective has no loss-like form
-        (a "min" objective with non-positive values, a "max" objective
-        outside [0, 1]).
+        A list of floats (non-finite values become inf, zeros are floored
+        at 1e-12), or `None` if the objective has no loss-like form (a "min"
+        objective with negative values, a "max" objective outside [0, 1]).
 
     Example:
 
@@ -70,15 +70,19 @@ def to_loss_like(values: Sequence[float], direction: str) -> list[float] | None:
     [0.09999999999999998, 0.050000000000000044]
     >>> to_loss_like([-1.0], "min") is None
     True
+    >>> to_loss_like([0.5, float("nan"), 0.0], "min")
+    [0.5, inf, 1e-12]
     """
     values = [float(v) for v in values]
-    if not all(math.isfinite(v) for v in values):
+    finite = [v for v in values if math.isfinite(v)]
+    if direction == "min" and all(v >= 0 for v in finite):
+        loss_like = values
+    elif direction == "max" and all(0.0 <= v <= 1.0 for v in finite):
+        loss_like = [1.0 - v for v in values]
+    else:
         return None
-    if direction == "min":
-        return values if all(v > 0 for v in values) else None
-    if all(0.0 <= v <= 1.0 for v in values):
-        return [max(1.0 - v, _FLOOR) for v in values]
-    return None
+    # A non-finite epoch (a diverged model) counts as the worst possible value.
+    return [max(v, _FLOOR) if math.isfinite(v) else math.inf for v in loss_like]
 
 
 def from_loss_like(value: float, direction: str) -> float:

@@ -6,10 +6,12 @@ import math
 
 import keras_tuner
 from keras_tuner.src.engine import tuner_utils
+from keras_tuner.src.engine.objective import MultiObjective
 from keras_tuner.src.engine.trial import TrialStatus
 
 from keras_meta.callbacks import MetaLRCallback
 from keras_meta.policy import load_policy
+from keras_meta.selector.oracle import EPOCHS_METRIC
 from keras_meta.selector.oracle import VALUE_METRIC
 from keras_meta.selector.oracle import MetaOracle
 from keras_meta.selector.oracle import write_json_atomically
@@ -104,7 +106,9 @@ class MetaModelSelector(keras_tuner.Tuner):
         self.policy = load_policy(policy)  # a missing or corrupt policy fails here, not in every trial
         self.max_epochs = max_epochs
         if max_total_epochs is None and (factor is not None or hyperband_iterations is not None):
-            max_total_epochs = hyperband_budget(max_epochs, factor or 3, hyperband_iterations or 1)
+            max_total_epochs = hyperband_budget(
+                max_epochs, 3 if factor is None else factor, 1 if hyperband_iterations is None else hyperband_iterations
+            )
         if max_trials is None and max_total_epochs is None:
             max_trials = _DEFAULT_MAX_TRIALS
         oracle = MetaOracle(
@@ -124,6 +128,9 @@ class MetaModelSelector(keras_tuner.Tuner):
         )
         self._curve_reader = None
         self._reported_epochs = False
+        self._trial_epochs = 0
+        self._trial_stopped = False
+        self._last_fit_results = None
         super().__init__(oracle, hypermodel, **kwargs)
 
     # ------------------------------------------------------------- training
@@ -135,8 +142,15 @@ class MetaModelSelector(keras_tuner.Tuner):
         if not any(isinstance(callback, MetaLRCallback) for callback in callbacks):
             reader = MetaLRCallback(self.policy) if self.meta_lr else _CurveReader(self.policy)
             callbacks.insert(0, reader)  # first, so that the tuner's callbacks see its `learning_rate` log
-        self._reported_epochs = False
+        self._reported_epochs, self._trial_epochs, self._trial_stopped = False, 0, False
         return super().run_trial(trial, *args, callbacks=callbacks, **kwargs)
+
+    def _build_and_fit_model(self, trial, *args, **kwargs):
+        if self._trial_stopped:
+            # Stopped in an earlier execution (executions_per_trial > 1): the verdict stands.
+            return self._last_fit_results
+        self._last_fit_results = super()._build_and_fit_model(trial, *args, **kwargs)
+        return self._last_fit_results
 
     def _deepcopy_callbacks(self, callbacks):
         copies = super()._deepcopy_callbacks(callbacks)
@@ -146,15 +160,20 @@ class MetaModelSelector(keras_tuner.Tuner):
     def on_epoch_end(self, trial, model, epoch, logs=None):
         """Reports the epoch's metrics and the value-head forecast; stops the trial if told to."""
         logs = logs or {}
-        if not self.oracle.objective.has_value(logs):
+        self._trial_epochs += 1
+        objective = self.oracle.objective
+        if not objective.has_value(logs):
             return  # the objective comes from HyperModel.fit's return value: no per-epoch reports
         metrics = {name: float(value) for name, value in logs.items() if _is_number(value)}
+        if isinstance(objective, MultiObjective):
+            metrics[objective.name] = float(objective.get_value(logs))  # what keras-tuner scores
         estimate = self._curve_reader.value_estimate() if self._curve_reader is not None else None
         metrics[VALUE_METRIC] = math.nan if estimate is None else estimate
         updated = self.oracle.update_trial(trial.trial_id, metrics, step=epoch)
         self._reported_epochs = True
         if updated.status == TrialStatus.STOPPED:
             model.stop_training = True
+            self._trial_stopped = True
 
     def _run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
         # keras-tuner's version reports once after training and warns when the
@@ -166,10 +185,11 @@ class MetaModelSelector(keras_tuner.Tuner):
         try:
             tuner_utils.validate_trial_results(results, objective, "HyperModel.fit()")
             metrics = tuner_utils.convert_to_metrics_dict(results, objective)
-        except (keras_tuner.errors.FatalError, KeyError) as error:
+        except (keras_tuner.errors.FatalValueError, KeyError) as error:
             raise keras_tuner.errors.FatalValueError(_missing_objective_message(objective, results)) from error
         if not objective.has_value(metrics):
             raise keras_tuner.errors.FatalValueError(_missing_objective_message(objective, results))
+        metrics[EPOCHS_METRIC] = self._trial_epochs  # so that the epoch budget counts this trial too
         self.oracle.update_trial(trial.trial_id, metrics, step=tuner_utils.get_best_step(results, objective))
 
     # ------------------------------------------------------------ reporting
@@ -183,7 +203,7 @@ class MetaModelSelector(keras_tuner.Tuner):
         budget = summary["max_total_epochs"]
         print(
             f"Epochs spent: {summary['epochs_spent']}" + (f" of a budget of {budget}" if budget else "") + "; "
-            f"wall time {summary['seconds_spent']:.1f} s over {summary['trials']} trials; "
+            f"{summary['seconds_spent']:.1f} s in {summary['trials']} trials; "
             f"{summary['pruned']} stopped early as hopeless, {summary['stopped_by_budget']} by the budget."
         )
 

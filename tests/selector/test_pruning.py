@@ -13,9 +13,10 @@ INCUMBENT = [1.0, 0.5, 0.3, 0.25, 0.2, 0.2, 0.2, 0.2]  # 8 epochs, final 0.2
 def test_loss_like_forms():
     assert to_loss_like([0.5, 0.25], "min") == [0.5, 0.25]
     assert to_loss_like([0.75, 1.0], "max") == [0.25, pytest.approx(0.0, abs=1e-9)]
-    assert to_loss_like([0.0], "min") is None  # no ratio for a zero or negative loss
+    assert to_loss_like([-1.0], "min") is None  # no ratio for a negative objective
+    assert to_loss_like([0.0], "min") == [1e-12]  # a perfect loss is floored
     assert to_loss_like([2.0], "max") is None  # not an accuracy-like number
-    assert to_loss_like([math.nan], "min") is None
+    assert to_loss_like([math.nan, 0.5], "min") == [math.inf, 0.5]  # a diverged epoch is the worst
     assert from_loss_like(0.25, "max") == 0.75
 
 

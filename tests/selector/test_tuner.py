@@ -198,3 +198,26 @@ def test_objective_object_and_default(tmp_path):
 def test_a_missing_policy_fails_at_construction(tmp_path):
     with pytest.raises(ValueError, match="no-such-policy"):
         make(tmp_path, policy="no-such-policy")
+
+
+def test_a_list_of_objectives_works(tmp_path):
+    objectives = ["val_loss", keras_tuner.Objective("val_accuracy", "max")]
+    selector = search(make(tmp_path, objective=objectives, max_trials=2, max_epochs=2))
+    assert set(statuses(selector).values()) == {"COMPLETED"}
+
+
+def test_an_objective_returned_by_fit_is_not_pruned_but_is_budgeted(tmp_path):
+    class ReturnsValidationLoss(keras_tuner.HyperModel):
+        def build(self, hp):
+            return build(hp)
+
+        def fit(self, hp, model, *args, validation_data=None, **kwargs):
+            model.fit(*args, **kwargs)
+            return model.evaluate(*validation_data, verbose=0)[0]
+
+    selector = MetaModelSelector(
+        ReturnsValidationLoss(), max_epochs=2, max_total_epochs=5, directory=str(tmp_path), seed=0
+    )
+    search(selector)
+    assert selector.oracle.epochs_spent == 6  # three trials of 2 epochs: whole trials, since none is reported early
+    assert len(selector.oracle.trials) == 3
