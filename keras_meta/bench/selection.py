@@ -39,6 +39,7 @@ from keras_meta.bench._environment import policy_fingerprint
 from keras_meta.bench._environment import source_fingerprint
 from keras_meta.bench._environment import use_one_thread
 from keras_meta.bench._environment import versions
+from keras_meta.bench.tasks import mlp
 from keras_meta.bench.runner import _end_with_newline
 
 CACHE_FILE = "select_records.jsonl"
@@ -89,20 +90,14 @@ def build_search_space(task, splits, search_lr: bool):
     def build(hp):
         import keras
 
-        layers = [keras.Input(splits.x_train.shape[1:])]
-        units = hp.Choice("units", [16, 32, 64, 128, 256])
-        batch_norm = hp.Boolean("batch_norm")
-        dropout = hp.Choice("dropout", [0.0, 0.1, 0.3])
-        activation = hp.Choice("activation", ["relu", "tanh"])
-        for _ in range(hp.Int("layers", 1, 3)):
-            layers.append(keras.layers.Dense(units, use_bias=not batch_norm))
-            if batch_norm:
-                layers.append(keras.layers.BatchNormalization())
-            layers.append(keras.layers.Activation(activation))
-            if dropout:
-                layers.append(keras.layers.Dropout(dropout))
-        layers.append(keras.layers.Dense(task._n_outputs(splits)))
-        model = keras.Sequential(layers)
+        hidden = (hp.Choice("units", [16, 32, 64, 128, 256]),) * hp.Int("layers", 1, 3)
+        network = mlp(
+            hidden,
+            batch_norm=hp.Boolean("batch_norm"),
+            dropout=hp.Choice("dropout", [0.0, 0.1, 0.3]),
+            activation=hp.Choice("activation", ["relu", "tanh"]),
+        )
+        model = network(splits.x_train.shape[1:], task._n_outputs(splits))
         lr = hp.Float("learning_rate", 1e-4, 1e-1, sampling="log") if search_lr else 1e-3
         model.compile(keras.optimizers.Adam(lr), task.make_loss())
         return model
