@@ -39,8 +39,8 @@ from keras_meta.bench._environment import policy_fingerprint
 from keras_meta.bench._environment import source_fingerprint
 from keras_meta.bench._environment import use_one_thread
 from keras_meta.bench._environment import versions
-from keras_meta.bench.tasks import mlp
 from keras_meta.bench.runner import _end_with_newline
+from keras_meta.bench.tasks import mlp
 
 CACHE_FILE = "select_records.jsonl"
 METHODS = ("meta", "hyperband", "random", "bayesian")
