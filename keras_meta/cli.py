@@ -1,4 +1,4 @@
-"""The `keras-meta` command line: demo, bench (lr, select), meta-train, horizon-bias, overhead, inspect."""
+"""The `keras-meta` command line: demo, bench (lr, select), meta-train, horizon-bias, model-card, overhead, inspect."""
 
 from __future__ import annotations
 
@@ -86,6 +86,11 @@ def _build_parser() -> argparse.ArgumentParser:
     bias.add_argument("--grid", type=float, nargs="+", help="rates of the grid (default: 1e-4 ... 1e-1)")
     bias.add_argument("--json", help="also write the result to this JSON file")
     bias.set_defaults(handler=_run_horizon_bias)
+
+    card = commands.add_parser("model-card", help="write a policy's MODEL_CARD.md (with a bench report's tables)")
+    card.add_argument("policy", help="policy directory")
+    card.add_argument("--bench", help="a keras-meta bench report.md to include")
+    card.set_defaults(handler=_run_model_card)
 
     inspect = commands.add_parser("inspect", help="show a policy's card")
     inspect.add_argument("policy", nargs="?", default="default", help="policy name or directory")
@@ -178,6 +183,13 @@ def _run_horizon_bias(args) -> int:
     print(format_bias(result))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def _run_model_card(args) -> int:
+    from keras_meta.model_card import write_model_card
+
+    print(f"Model card: {write_model_card(args.policy, args.bench)}")
     return 0
 
 

@@ -1,0 +1,44 @@
+import shutil
+
+from keras_meta import cli
+from keras_meta.policy import SHIPPED_POLICY_DIR
+
+REPORT = """# keras-meta benchmark
+
+- **command**: `keras-meta bench`
+- **seeds**: 3 (0..2)
+
+## Aggregate
+
+| method | geometric-mean score | tasks | MetaLR wins against it |
+|---|---|---|---|
+| Adam 1e-3 | 1.289 | 8 | 75% |
+
+## Per task (score)
+
+| task | oracle loss |
+|---|---|
+
+## Robustness
+
+| starting rate | geometric-mean score | relative to 1e-3 |
+|---|---|---|
+| 1e-05 | 1.1 | 1.0 |
+"""
+
+
+def test_model_card_renders_the_card_and_the_benchmark_tables(tmp_path, capsys):
+    policy_dir = tmp_path / "policy"
+    shutil.copytree(SHIPPED_POLICY_DIR / "handwritten", policy_dir)
+    report = tmp_path / "report.md"
+    report.write_text(REPORT)
+
+    assert cli.main(["model-card", str(policy_dir), "--bench", str(report)]) == 0
+
+    card = (policy_dir / "MODEL_CARD.md").read_text()
+    assert card.startswith("# Model card: `handwritten`")
+    assert "| Adam 1e-3 | 1.289 | 8 | 75% |" in card
+    assert "| 1e-05 | 1.1 | 1.0 |" in card
+    assert "Per task" not in card  # only the aggregate and robustness sections
+    assert "- **seeds**: 3 (0..2)" in card
+    assert "MODEL_CARD.md" in capsys.readouterr().out
