@@ -1,4 +1,5 @@
 import json
+import pathlib
 
 import keras
 import numpy as np
@@ -10,6 +11,7 @@ import keras_meta
 from keras_meta.features import FEATURE_NAMES
 from keras_meta.handwritten import build_handwritten_policy
 from keras_meta.policy import CARD_FILE
+from keras_meta.policy import SHIPPED_POLICY_DIR
 from keras_meta.policy import WEIGHTS_FILE
 from keras_meta.policy import Policy
 from keras_meta.policy import PolicyError
@@ -66,9 +68,9 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 def test_shipped_policies_load_by_name():
-    assert {"default", "handwritten"} <= set(keras_meta.available_policies())
+    assert {"default", "handwritten", "meta-v1"} <= set(keras_meta.available_policies())
     default = load_policy("default")
-    assert default.card["kind"] == "handwritten"
+    assert default.name == "meta-v1" and default.card["kind"] == "meta-trained"
     assert default.card["feature_spec"]["names"] == list(FEATURE_NAMES)
     assert load_policy().name == default.name
     assert load_policy(default) is default
@@ -196,3 +198,14 @@ def test_config_and_keras_serialization_round_trip():
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(policy))
     assert isinstance(restored, Policy) and restored.card == policy.card
     assert "random-mlp" in repr(restored)
+
+
+def test_shipped_default_is_the_meta_trained_policy_its_config_reproduces():
+    policy_dir = SHIPPED_POLICY_DIR / "meta-v1"
+    policy = load_policy("default")
+    config = json.loads((pathlib.Path(__file__).parents[1] / "configs" / "meta-v1.json").read_text())
+    assert {key: policy.card["training"]["config"][key] for key in config} == config
+    assert policy.card["training"]["rounds_done"] == policy.card["training"]["config"]["rounds"]
+    assert 0 <= policy.card["evaluation"]["label_agreement"] <= 1
+    assert (policy_dir / "weights.npz").stat().st_size < 1_000_000
+    assert (policy_dir / "MODEL_CARD.md").read_text().startswith("# Model card: `meta-v1`")
