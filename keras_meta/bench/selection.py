@@ -39,6 +39,7 @@ from keras_meta.bench._environment import policy_fingerprint
 from keras_meta.bench._environment import source_fingerprint
 from keras_meta.bench._environment import use_one_thread
 from keras_meta.bench._environment import versions
+from keras_meta.bench.metrics import geometric_mean
 from keras_meta.bench.runner import _end_with_newline
 from keras_meta.bench.tasks import mlp
 
@@ -250,7 +251,7 @@ def reference_losses(records) -> dict:
     best = {}
     for record in records:
         for trial in record["trials"]:
-            if trial["test_loss"] is None or trial.get("length", trial["epochs"]) < record["max_epochs"]:
+            if trial["test_loss"] is None or trial["length"] < record["max_epochs"]:
                 continue
             key = (record["task"], record["seed"])
             best[key] = min(best.get(key, float("inf")), trial["test_loss"])
@@ -323,7 +324,7 @@ def summarise(records) -> dict:
     table = {
         task: {
             method: {
-                "regret": float(np.exp(np.mean(np.log(values["regret"])))),
+                "regret": geometric_mean(values["regret"]),
                 "epochs": float(np.mean(values["epochs"])),
                 "seconds": float(np.mean(values["seconds"])),
                 "trials": float(np.mean(values["trials"])),

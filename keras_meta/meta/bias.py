@@ -30,6 +30,7 @@ import dataclasses
 
 import numpy as np
 
+from keras_meta.bench.metrics import geometric_mean
 from keras_meta.meta.families import build_model
 from keras_meta.meta.families import make_data
 from keras_meta.meta.families import sample_task
@@ -80,7 +81,7 @@ def measure_horizon_bias(task_seeds, lookahead=None, grid=GRID, max_steps=600, o
     return {
         "bias_early": _mean_log10([t["expert_early_rate"] / t["best_constant_rate"] for t in tasks]),
         "bias_peak": _mean_log10([t["expert_peak_rate"] / t["best_cosine_rate"] for t in tasks]),
-        "loss_ratio": float(10 ** _mean_log10([t["expert_val_loss"] / t["grid_val_loss"] for t in tasks])),
+        "loss_ratio": geometric_mean(t["expert_val_loss"] / t["grid_val_loss"] for t in tasks),
         "lookahead": dataclasses.asdict(lookahead),
         "max_steps": max_steps,
         "tasks": tasks,

@@ -13,7 +13,14 @@ from keras_meta.bench.selection import summarise
 
 
 def trial(epochs, spent, val, test):
-    return {"epochs": epochs, "epochs_spent": spent, "val_loss": val, "test_loss": test, "status": "COMPLETED"}
+    return {
+        "epochs": epochs,
+        "length": epochs,
+        "epochs_spent": spent,
+        "val_loss": val,
+        "test_loss": test,
+        "status": "COMPLETED",
+    }
 
 
 def search(method, trials, seed=0):
