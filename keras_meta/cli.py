@@ -1,4 +1,8 @@
-"""The `keras-meta` command line: demo, bench (lr, select), meta-train, horizon-bias, model-card, overhead, inspect."""
+"""The `keras-meta` command line.
+
+Commands: demo, bench (lr, select), meta-train, meta-eval, horizon-bias,
+model-card, overhead, inspect.
+"""
 
 from __future__ import annotations
 
@@ -77,6 +81,16 @@ def _build_parser() -> argparse.ArgumentParser:
     meta_train.add_argument("--rollouts", type=int, dest="rollouts_per_round", help="rollouts per round")
     meta_train.add_argument("--workers", type=int, help="rollout processes (0 = none)")
     meta_train.set_defaults(handler=_run_meta_train)
+
+    heldout = commands.add_parser(
+        "meta-eval", help="compare policies end to end on held-out synthetic tasks (the meta-training dev set)"
+    )
+    heldout.add_argument("--policy", action="append", required=True, help="policy name or directory; repeatable")
+    heldout.add_argument("--config", help="a meta-training config whose task family is drawn from")
+    heldout.add_argument("--tasks", type=int, default=24, help="held-out tasks (default: 24)")
+    heldout.add_argument("--workers", type=int, default=2, help="processes (0 = none; default: 2)")
+    heldout.add_argument("--json", help="also write the result to this JSON file")
+    heldout.set_defaults(handler=_run_meta_eval)
 
     bias = commands.add_parser("horizon-bias", help="do the look-ahead labels prefer too small rates? a measurement")
     bias.add_argument("--tasks", type=int, default=6, help="meta-training tasks to measure on (default: 6)")
@@ -164,6 +178,19 @@ def _run_meta_train(args) -> int:
     print(repr(policy))
     print(json.dumps(policy.card["evaluation"], indent=2))
     print(f"Policy: {os.path.join(args.output, 'policy')}")
+    return 0
+
+
+def _run_meta_eval(args) -> int:
+    from keras_meta.meta.heldout import compare_on_heldout
+    from keras_meta.meta.heldout import format_heldout
+    from keras_meta.meta.pipeline import MetaTrainConfig
+
+    values = json.loads(pathlib.Path(args.config).read_text()) if args.config else {}
+    result = compare_on_heldout(args.policy, MetaTrainConfig.from_dict(values), tasks=args.tasks, workers=args.workers)
+    print(format_heldout(result))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

@@ -186,7 +186,10 @@ def _make_tuner(job, task, data_task, splits, directory):
     if job["method"] == "random":
         return _with_ledger(keras_tuner.RandomSearch, test)(hypermodel, max_trials=full_trials, **common)
     if job["method"] == "bayesian":
-        return _with_ledger(keras_tuner.BayesianOptimization, test)(hypermodel, max_trials=full_trials, **common)
+        # keras-tuner draws 3 random trials per hyperparameter before its Gaussian
+        # process by default, which would leave it no model-guided trial in this budget.
+        bayesian = _with_ledger(keras_tuner.BayesianOptimization, test)
+        return bayesian(hypermodel, max_trials=full_trials, num_initial_points=3, **common)
     if job["method"] == POOL:
         common["seed"] = 2000 + job["seed"]  # a pool drawn apart from every search
         return _with_ledger(keras_tuner.RandomSearch, test)(hypermodel, max_trials=job["pool_size"], **common)

@@ -20,6 +20,7 @@ import numpy as np
 FAMILIES = ("teacher_regression", "teacher_classification", "gaussian_mixture")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 ACTIVATIONS = ("relu", "tanh", "gelu", "elu")
+SAMPLE_SIZES = (256, 512, 1024, 2048)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,25 +78,43 @@ class TaskSpec:
         return cls(**{**values, "hidden": tuple(values["hidden"])})
 
 
-def sample_task(seed: int, optimizers=OPTIMIZERS, max_steps: int = 1500, max_samples: int = 2048) -> TaskSpec:
+def sample_task(
+    seed: int,
+    optimizers=OPTIMIZERS,
+    max_steps: int = 1500,
+    max_samples: int = 2048,
+    sample_sizes=SAMPLE_SIZES,
+    max_epochs: int = 60,
+) -> TaskSpec:
     """Draws one task of the meta-training distribution.
 
     Args:
-        seed: Integer. The task is a pure function of it.
+        seed: Integer. The task is a pure function of it (and of the other
+            arguments).
         optimizers: Sequence of strings. The optimizers to draw from.
         max_steps: Integer. Epochs are cut so that a run has at most this
             many steps (but never fewer than two epochs).
         max_samples: Integer. The largest training set drawn.
+        sample_sizes: Sequence of integers. The training-set sizes drawn from.
+            Small sets (under a few hundred samples) make runs whose final
+            loss is decided by overfitting, as on small real data sets.
+        max_epochs: Integer. Epoch budgets are drawn from 10 to this.
 
     Returns:
         A `TaskSpec`.
+
+    Example:
+
+    >>> spec = sample_task(7, sample_sizes=(64, 128), max_epochs=200)
+    >>> spec.n_samples in (64, 128) and 2 <= spec.epochs <= 200
+    True
     """
     rng = np.random.default_rng(seed)
     family = str(rng.choice(FAMILIES))
-    n_samples = min(int(rng.choice([256, 512, 1024, 2048])), max_samples)
+    n_samples = min(int(rng.choice(list(sample_sizes))), max_samples)
     batch_size = int(rng.choice([16, 32, 64, 128]))
     steps_per_epoch = math.ceil(n_samples / batch_size)
-    epochs = int(rng.integers(10, 61))
+    epochs = int(rng.integers(10, max_epochs + 1))
     epochs = max(2, min(epochs, max_steps // steps_per_epoch))
     depth = int(rng.integers(1, 5))
     width = int(rng.choice([16, 32, 64, 128, 256]))
@@ -118,47 +137,89 @@ def sample_task(seed: int, optimizers=OPTIMIZERS, max_steps: int = 1500, max_sam
     )
 
 
-def make_data(spec: TaskSpec) -> dict[str, np.ndarray]:
-    """The task's arrays: `x_train`, `y_train`, `x_val`, `y_val`.
+def make_data(spec: TaskSpec, fresh_samples: int = 0) -> dict[str, np.ndarray]:
+    """The task's arrays: `x_train`, `y_train`, `x_val`, `y_val`, and optionally a fresh sample.
 
     Inputs are standard normal (mixtures: clusters); targets come from the
-    family's generator with the spec's noise.
+    family's generator with the spec's noise. The validation split has a
+    quarter as many samples as the training split.
+
+    Args:
+        spec: The `TaskSpec`.
+        fresh_samples: Integer. When positive, `x_fresh` and `y_fresh` hold
+            this many further samples from the same distribution (same
+            teacher or clusters, same noise), drawn from their own random
+            stream so that the other arrays do not depend on it. Training
+            never sees them: they measure the loss the task's test split
+            would show, however small its validation split is.
+
+    Returns:
+        A dict of float32 inputs and targets (int32 class labels).
     """
     rng = np.random.default_rng([spec.seed, 1])
     n_total = spec.n_samples + spec.n_samples // 4
     if spec.family == "gaussian_mixture":
-        x, y = _gaussian_mixture(rng, n_total, spec)
+        generator = _GaussianMixture(rng, spec)
     else:
-        x = rng.standard_normal((n_total, spec.n_features))
-        y = _teacher_targets(rng, x, spec)
-    x = x.astype(np.float32)
+        generator = _Teacher(rng, spec)
+    x, y = generator.sample(rng, n_total)
     split = spec.n_samples
-    return {"x_train": x[:split], "y_train": y[:split], "x_val": x[split:], "y_val": y[split:]}
+    data = {"x_train": x[:split], "y_train": y[:split], "x_val": x[split:], "y_val": y[split:]}
+    if fresh_samples > 0:
+        data["x_fresh"], data["y_fresh"] = generator.sample(np.random.default_rng([spec.seed, 2]), fresh_samples)
+    return data
 
 
-def _teacher_targets(rng, x, spec: TaskSpec) -> np.ndarray:
-    """A random tanh teacher network; regression output or argmax classes."""
-    hidden = x
-    for _ in range(spec.teacher_depth):
-        kernel = rng.standard_normal((hidden.shape[1], 32)) / math.sqrt(hidden.shape[1])
-        hidden = np.tanh(hidden @ kernel * 2.0)
-    outputs = hidden @ rng.standard_normal((hidden.shape[1], spec.n_classes))
-    if spec.n_classes == 1:
-        y = outputs[:, 0]
-        y = (y - y.mean()) / (y.std() + 1e-8)
-        y = y + spec.noise * rng.standard_normal(y.shape)
-        return y[:, None].astype(np.float32)
-    return _flip_labels(rng, outputs.argmax(axis=1), spec)
+class _Teacher:
+    """A random tanh teacher network; regression output or argmax classes.
+
+    The first `sample` call must use the generator's own stream: the input
+    draw comes before the teacher's weights, in the order tasks were always
+    drawn in.
+    """
+
+    def __init__(self, rng, spec: TaskSpec):
+        self.rng, self.spec = rng, spec
+        self.kernels = self.scale = None  # drawn, and fixed, by the first sample
+
+    def sample(self, rng, n):
+        x = rng.standard_normal((n, self.spec.n_features))
+        if self.kernels is None:
+            self.kernels = self._draw_weights(self.rng)
+        hidden = x
+        for kernel in self.kernels[:-1]:
+            hidden = np.tanh(hidden @ kernel * 2.0)
+        outputs = hidden @ self.kernels[-1]
+        if self.spec.n_classes == 1:
+            if self.scale is None:
+                self.scale = (outputs[:, 0].mean(), outputs[:, 0].std() + 1e-8)
+            y = (outputs[:, 0] - self.scale[0]) / self.scale[1]
+            y = y + self.spec.noise * rng.standard_normal(y.shape)
+            return x.astype(np.float32), y[:, None].astype(np.float32)
+        return x.astype(np.float32), _flip_labels(rng, outputs.argmax(axis=1), self.spec)
+
+    def _draw_weights(self, rng):
+        kernels, width = [], self.spec.n_features
+        for _ in range(self.spec.teacher_depth):
+            kernels.append(rng.standard_normal((width, 32)) / math.sqrt(width))
+            width = 32
+        kernels.append(rng.standard_normal((width, self.spec.n_classes)))
+        return kernels
 
 
-def _gaussian_mixture(rng, n_total, spec: TaskSpec):
-    """Clusters per class, two or three clusters each, overlapping by a random spread."""
-    clusters_per_class = int(rng.integers(1, 4))
-    centres = rng.standard_normal((spec.n_classes * clusters_per_class, spec.n_features)) * 2.0
-    spread = rng.uniform(0.5, 2.0)
-    assignment = rng.integers(0, len(centres), n_total)
-    x = centres[assignment] + spread * rng.standard_normal((n_total, spec.n_features))
-    return x, _flip_labels(rng, assignment % spec.n_classes, spec)
+class _GaussianMixture:
+    """Clusters per class, one to three clusters each, overlapping by a random spread."""
+
+    def __init__(self, rng, spec: TaskSpec):
+        self.spec = spec
+        clusters_per_class = int(rng.integers(1, 4))
+        self.centres = rng.standard_normal((spec.n_classes * clusters_per_class, spec.n_features)) * 2.0
+        self.spread = rng.uniform(0.5, 2.0)
+
+    def sample(self, rng, n):
+        assignment = rng.integers(0, len(self.centres), n)
+        x = self.centres[assignment] + self.spread * rng.standard_normal((n, self.spec.n_features))
+        return x.astype(np.float32), _flip_labels(rng, assignment % self.spec.n_classes, self.spec)
 
 
 def _flip_labels(rng, labels, spec: TaskSpec) -> np.ndarray:

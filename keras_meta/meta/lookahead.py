@@ -4,7 +4,8 @@ At a decision point the `BranchScorer` copies the model's weights and
 optimizer state into a twin model, and for each candidate multiplier trains
 the twin from that same state: `horizon` steps at the candidate rate, then a
 `cooldown` of steps with the rate annealed linearly to zero, then scores the
-branch on held-out samples. Every branch sees the same batches.
+branch on held-out samples (the validation split, or a fresh sample of the
+task's distribution). Every branch sees the same batches.
 
 Why the cool-down: scored right after a short horizon, a large rate is
 penalised for the noise it adds even when it makes more progress, so greedy
@@ -33,12 +34,22 @@ class LookaheadConfig:
         cooldown: Integer. Steps with the rate annealed linearly to zero.
         eval_samples: Integer. Held-out samples (at most) that score each branch, in one batch.
         temperature: Float. Soft labels are `softmax(-(log L - min log L) / temperature)`.
+        score_split: String. The data split that scores branches: `"val"`
+            (the split `fit` validates on) or `"fresh"` (a fresh sample of
+            the task's distribution, see `families.make_data`; on a small
+            task it scores generalisation far less noisily than a small
+            validation split).
     """
 
     horizon: int = 20
     cooldown: int = 10
     eval_samples: int = 1024
     temperature: float = 0.02
+    score_split: str = "val"
+
+    def __post_init__(self):
+        if self.score_split not in ("val", "fresh"):
+            raise ValueError(f"`score_split` must be 'val' or 'fresh'. Received: {self.score_split!r}")
 
 
 class BranchScorer:
@@ -105,7 +116,10 @@ class BranchScorer:
         return [(x[i], y[i]) for i in (self._rng.choice(len(x), size, replace=False) for _ in range(count))]
 
     def _validation_batch(self):
-        x, y = self.data["x_val"], self.data["y_val"]
+        split = self.config.score_split
+        if f"x_{split}" not in self.data:
+            raise ValueError(f"Branches are scored on the {split!r} split, which the data lacks.")
+        x, y = self.data[f"x_{split}"], self.data[f"y_{split}"]
         chosen = self._rng.choice(len(x), min(self.config.eval_samples, len(x)), replace=False)
         return x[chosen], y[chosen]
 

@@ -27,6 +27,7 @@ import sys
 import numpy as np
 
 from keras_meta.meta.families import OPTIMIZERS
+from keras_meta.meta.families import SAMPLE_SIZES
 
 _TASK_SEED_BASE = 10_000_000  # meta-training task seeds live far from any benchmark seed
 _EVALUATION_ROUND = 999  # task seeds of the held-out evaluation rollouts
@@ -49,9 +50,14 @@ class MetaTrainConfig:
         optimizers: Tuple of strings. The optimizers tasks are drawn with.
         max_steps: Integer. Longest rollout, in steps.
         max_samples: Integer. Largest training set of a task.
+        sample_sizes: Tuple of integers. Training-set sizes tasks are drawn with.
+        max_epochs: Integer. Largest epoch budget drawn (before the cut to `max_steps`).
         horizon: Integer. Look-ahead steps at the candidate rate.
         cooldown: Integer. Look-ahead steps annealed to zero.
         temperature: Float. Of the soft labels.
+        score_split: String. What scores look-ahead branches: `"val"` (the
+            task's validation split) or `"fresh"` (a fresh sample of its
+            distribution, never trained on).
         hidden: Tuple of integers. The policy's trunk.
         train_epochs: Integer. Epochs of each policy fit.
         workers: Integer. Rollout processes (0 = in this process).
@@ -67,9 +73,12 @@ class MetaTrainConfig:
     optimizers: tuple = OPTIMIZERS
     max_steps: int = 1200
     max_samples: int = 2048
+    sample_sizes: tuple = SAMPLE_SIZES
+    max_epochs: int = 60
     horizon: int = 20
     cooldown: int = 10
     temperature: float = 0.02
+    score_split: str = "val"
     hidden: tuple = (64, 64)
     train_epochs: int = 60
     workers: int = 2
@@ -187,7 +196,11 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
         ),
         "decisions_per_run": 40,
         "training": {
-            "families": "teacher regression, teacher classification, Gaussian mixtures (synthetic only)",
+            "families": (
+                "teacher regression, teacher classification, Gaussian mixtures (synthetic only); "
+                f"training sets of {', '.join(map(str, config.sample_sizes))} samples; "
+                f"branches scored on the {config.score_split} split"
+            ),
             "optimizers": list(config.optimizers),
             "rounds_done": round_index + 1,
             "rollouts": sum(1 for d in rollout_dirs for p in d.glob("*.npz") if not p.name.endswith(".partial.npz")),
@@ -257,8 +270,20 @@ def _rollout_job(job, settings: dict) -> dict:
 
     seed, policy_path, beta, exploration = job
     config = MetaTrainConfig.from_dict(settings)
-    spec = sample_task(seed, optimizers=config.optimizers, max_steps=config.max_steps, max_samples=config.max_samples)
-    lookahead = LookaheadConfig(horizon=config.horizon, cooldown=config.cooldown, temperature=config.temperature)
+    spec = sample_task(
+        seed,
+        optimizers=config.optimizers,
+        max_steps=config.max_steps,
+        max_samples=config.max_samples,
+        sample_sizes=config.sample_sizes,
+        max_epochs=config.max_epochs,
+    )
+    lookahead = LookaheadConfig(
+        horizon=config.horizon,
+        cooldown=config.cooldown,
+        temperature=config.temperature,
+        score_split=config.score_split,
+    )
     return run_rollout(spec, policy_path, RolloutConfig(beta, exploration, lookahead))
 
 

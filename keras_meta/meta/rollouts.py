@@ -77,7 +77,8 @@ def run_rollout(spec: TaskSpec, policy, config: RolloutConfig = RolloutConfig())
         `branch_losses` (n, n_actions), `values` (n,): log(final loss / loss
         at the decision), and the run's `final_loss` and `final_val_loss`.
     """
-    data = make_data(spec)
+    fresh = config.lookahead.eval_samples if config.lookahead.score_split == "fresh" else 0
+    data = make_data(spec, fresh_samples=fresh)
     model = build_model(spec)
     scorer = BranchScorer(model, data, spec.batch_size, config.lookahead, seed=spec.seed)
     callback = LabellingCallback(policy, scorer, config, seed=spec.seed)

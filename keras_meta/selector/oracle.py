@@ -187,7 +187,7 @@ class MetaOracle(keras_tuner.Oracle):
         """Ends the trials waiting for a retry with what they have: the budget is spent."""
         while self._retry_queue:
             trial = self.trials[self._retry_queue.pop()]
-            if self._objective_history(trial):
+            if self._has_objective_values(trial):
                 trial.status = TrialStatus.COMPLETED
                 self.score_trial(trial)
             else:
@@ -207,6 +207,24 @@ class MetaOracle(keras_tuner.Oracle):
                 self._retry_queue.remove(trial_id)
                 if trial_id not in self.end_order:
                     self.end_order.append(trial_id)
+
+    def _has_objective_values(self, trial) -> bool:
+        """Whether an interrupted trial's reports can score it; fills in a multi-objective's combined value."""
+        name = self.objective.name
+        if isinstance(self.objective, MultiObjective) and not trial.metrics.exists(name):
+            components = self.objective.name_to_direction
+            if not all(trial.metrics.exists(component) for component in components):
+                return False
+            histories = {
+                component: {o.step: float(o.mean()) for o in trial.metrics.get_history(component)}
+                for component in components
+            }
+            steps = sorted(set.intersection(*(set(history) for history in histories.values())))
+            trial.metrics.register(name, direction="min")
+            for step in steps:
+                values = {component: history[step] for component, history in histories.items()}
+                trial.metrics.update(name, self.objective.get_value(values), step=step)
+        return trial.metrics.exists(name) and bool(trial.metrics.get_history(name))
 
     def _objective_history(self, trial) -> list[float]:
         if isinstance(self.objective, MultiObjective):

@@ -62,3 +62,29 @@ def test_meta_training_never_touches_benchmark_data():
     source = inspect.getsource(families)
     for benchmark_source in ("sklearn", "mnist1d", "keras_meta.bench"):
         assert benchmark_source not in source
+
+
+def test_sample_sizes_and_epoch_budgets_are_configurable():
+    specs = [sample_task(seed, sample_sizes=(64, 128), max_epochs=200, max_steps=10_000) for seed in range(60)]
+    assert {s.n_samples for s in specs} == {64, 128}
+    assert max(s.epochs for s in specs) > 60 and all(s.epochs <= 200 for s in specs)
+
+
+def test_a_fresh_sample_changes_nothing_else_and_follows_the_same_teacher():
+    spec = sample_task(3)
+    spec = TaskSpec.from_dict(
+        {**spec.to_dict(), "family": "teacher_classification", "n_classes": 3, "noise": 0.0, "n_features": 2}
+    )
+    plain, with_fresh = make_data(spec), make_data(spec, fresh_samples=500)
+    for name in plain:
+        np.testing.assert_array_equal(plain[name], with_fresh[name])
+    assert with_fresh["x_fresh"].shape == (500, spec.n_features)
+    other = make_data(TaskSpec.from_dict({**spec.to_dict(), "seed": spec.seed + 1}), fresh_samples=500)
+    same_teacher = _nearest_neighbour_accuracy(with_fresh, with_fresh)
+    other_teacher = _nearest_neighbour_accuracy(with_fresh, other)
+    assert same_teacher > other_teacher + 0.2
+
+
+def _nearest_neighbour_accuracy(train, test):
+    distances = ((test["x_fresh"][:, None, :] - train["x_train"][None, :, :]) ** 2).sum(axis=-1)
+    return float(np.mean(train["y_train"][distances.argmin(axis=1)] == test["y_fresh"]))

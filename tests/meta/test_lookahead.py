@@ -41,6 +41,19 @@ def test_a_zero_rate_branch_scores_the_current_model(trained):
     assert loss == pytest.approx(float(model.evaluate(data["x_val"], data["y_val"], verbose=0)), rel=1e-4)
 
 
+def test_branches_can_be_scored_on_a_fresh_sample(trained):
+    spec, _, model = trained
+    data = make_data(spec, fresh_samples=300)
+    fresh = BranchScorer(model, data, spec.batch_size, LookaheadConfig(horizon=1, cooldown=0, score_split="fresh"))
+    (loss,) = fresh.branch_losses(model, 1e-3, [0.0])
+    assert loss == pytest.approx(float(model.evaluate(data["x_fresh"], data["y_fresh"], verbose=0)), rel=1e-4)
+    without_fresh = BranchScorer(model, make_data(spec), spec.batch_size, LookaheadConfig(score_split="fresh"))
+    with pytest.raises(ValueError, match="'fresh' split"):
+        without_fresh.branch_losses(model, 1e-3, [1.0])
+    with pytest.raises(ValueError, match="score_split"):
+        LookaheadConfig(score_split="test")
+
+
 def test_from_a_far_too_small_rate_the_largest_multiplier_wins(trained):
     spec, data, model = trained
     scorer = BranchScorer(model, data, spec.batch_size, LookaheadConfig(horizon=10, cooldown=5), seed=1)

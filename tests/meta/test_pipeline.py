@@ -17,6 +17,9 @@ TINY = {
     "expert_probability": [1.0, 0.5],
     "max_steps": 30,
     "max_samples": 256,
+    "sample_sizes": [64, 128],
+    "max_epochs": 20,
+    "score_split": "fresh",
     "horizon": 2,
     "cooldown": 1,
     "hidden": [8],
@@ -70,3 +73,25 @@ def test_config_rejects_unknown_keys():
     with pytest.raises(ValueError, match="bogus"):
         MetaTrainConfig.from_dict({"bogus": 1})
     assert MetaTrainConfig.from_dict(MetaTrainConfig().to_dict()) == MetaTrainConfig()
+
+
+def test_the_run_draws_its_tasks_from_the_configured_family(tiny_run):
+    card = load_policy(str(tiny_run / "run" / "policy")).card
+    assert card["training"]["config"]["sample_sizes"] == [64, 128]
+    assert "64, 128 samples" in card["training"]["families"] and "fresh split" in card["training"]["families"]
+
+
+def test_meta_eval_compares_the_policy_with_both_schedules_on_held_out_tasks(tiny_run, capsys):
+    result_file = tiny_run / "heldout.json"
+    policy = str(tiny_run / "run" / "policy")
+    arguments = ["meta-eval", "--policy", policy, "--config", str(tiny_run / "config.json")]
+    assert cli.main([*arguments, "--tasks", "2", "--workers", "0", "--json", str(result_file)]) == 0
+    result = json.loads(result_file.read_text())
+    assert result["methods"] == ["constant", "cosine", policy]
+    for task in result["tasks"]:
+        assert task["seed"] >= 20_000_000 and task["spec"]["n_samples"] in (64, 128)
+        losses = task["losses"]
+        assert all(np.isfinite(list(losses.values()))) and losses["constant"] != losses["cosine"]
+    assert all(score >= 1.0 for score in result["scores"].values())
+    assert set(result["wins"][policy]) == {"constant", "cosine"}
+    assert "geometric-mean score" in capsys.readouterr().out

@@ -1,16 +1,17 @@
 """MetaOracle's saved state: what a resumed search does with interrupted trials."""
 
 import keras_tuner
+import pytest
 
 from keras_meta.selector import MetaOracle
 from keras_meta.selector.oracle import EPOCHS_METRIC
 from keras_meta.selector.oracle import VALUE_METRIC
 
 
-def make_oracle(directory, **kwargs):
+def make_oracle(directory, objective="val_loss", **kwargs):
     space = keras_tuner.HyperParameters()
     space.Int("units", 1, 1000)
-    oracle = MetaOracle(objective="val_loss", max_epochs=4, hyperparameters=space, seed=0, **kwargs)
+    oracle = MetaOracle(objective=objective, max_epochs=4, hyperparameters=space, seed=0, **kwargs)
     oracle._set_project_dir(str(directory), "search")
     return oracle
 
@@ -51,6 +52,22 @@ def test_a_resumed_search_with_its_budget_spent_trains_nothing_more(tmp_path):
     finished = resumed.trials[trial.trial_id]
     assert finished.status == "COMPLETED" and finished.score == 0.7
     assert resumed.epochs_spent == 3
+
+
+def test_an_interrupted_multi_objective_trial_is_scored_from_its_reports(tmp_path):
+    objective = [keras_tuner.Objective("val_loss", "min"), keras_tuner.Objective("val_accuracy", "max")]
+    oracle = make_oracle(tmp_path, objective=objective, max_total_epochs=2)
+    trial = oracle.create_trial("tuner0")
+    for epoch, (loss, accuracy) in enumerate([(1.0, 0.5), (0.8, 0.7)]):
+        oracle.update_trial(trial.trial_id, {"val_loss": loss, "val_accuracy": accuracy, VALUE_METRIC: 0.0}, step=epoch)
+    # Killed before end_trial, with the budget spent.
+
+    resumed = make_oracle(tmp_path, objective=objective, max_total_epochs=2)
+    resumed.reload()
+    assert resumed.create_trial("tuner0").status == "STOPPED"
+    finished = resumed.trials[trial.trial_id]
+    assert finished.status == "COMPLETED"
+    assert finished.score == pytest.approx(0.8 - 0.7) and finished.best_step == 1
 
 
 def test_epochs_reported_once_after_training_count_against_the_budget(tmp_path):
