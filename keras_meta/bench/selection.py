@@ -22,22 +22,19 @@ The tasks are public-suite data sets, held out from meta-training.
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import dataclasses
 import json
-import multiprocessing
 import pathlib
 import shutil
-import sys
 import tempfile
 import time
 
 import numpy as np
 
+from keras_meta._processes import map_in_processes
 from keras_meta.bench._environment import machine_description
 from keras_meta.bench._environment import policy_fingerprint
 from keras_meta.bench._environment import source_fingerprint
-from keras_meta.bench._environment import use_one_thread
 from keras_meta.bench._environment import versions
 from keras_meta.bench.metrics import geometric_mean
 from keras_meta.bench.runner import _end_with_newline
@@ -465,33 +462,10 @@ def _read_cache(path: pathlib.Path) -> dict:
 
 def _execute(jobs, workers):
     """Yields `(job, record or exception)` as searches finish."""
-    from tqdm.auto import tqdm
-
     plain = [{key: value for key, value in job.items() if key != "key"} for job in jobs]
-    bar = tqdm(total=len(jobs), desc="bench select", unit="search", disable=not jobs, file=sys.stderr)
-    try:
-        if workers == 0:
-            for job, task in zip(jobs, plain):
-                try:
-                    yield job, run_search(task)
-                except Exception as error:  # reported with the job; the benchmark goes on
-                    yield job, error
-                bar.update()
-            return
-        chunk = workers * _SEARCHES_PER_WORKER
-        for start in range(0, len(jobs), chunk):
-            with concurrent.futures.ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"), initializer=use_one_thread
-            ) as pool:
-                futures = {
-                    pool.submit(run_search, plain[i]): jobs[i] for i in range(start, min(start + chunk, len(jobs)))
-                }
-                for future in concurrent.futures.as_completed(futures):
-                    error = future.exception()
-                    yield futures[future], error if error is not None else future.result()
-                    bar.update()
-    finally:
-        bar.close()
+    outcomes = map_in_processes(run_search, plain, workers, _SEARCHES_PER_WORKER, "bench select", unit="search")
+    for index, outcome in outcomes:
+        yield jobs[index], outcome
 
 
 # -------------------------------------------------------------------- report

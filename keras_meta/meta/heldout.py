@@ -19,21 +19,21 @@ Run it with `keras-meta meta-eval --policy meta-v1 --policy runs/x/policy`.
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
-import multiprocessing
 
 import numpy as np
 
+from keras_meta._processes import map_in_processes
 from keras_meta.bench.metrics import geometric_mean
 
 HELDOUT_SEED_BASE = 20_000_000  # above every seed a meta-training run with seed < 100 draws
 FRESH_SAMPLES = 2048
 BASELINES = ("constant", "cosine")
+_FITS_PER_PROCESS = 8
 _FAMILY_SETTINGS = ("optimizers", "max_steps", "max_samples", "sample_sizes", "max_epochs")
 
 
-def compare_on_heldout(policies, config=None, tasks: int = 24, workers: int = 2, progress: bool = True) -> dict:
+def compare_on_heldout(policies, config=None, tasks: int = 24, workers: int = 2) -> dict:
     """Trains held-out synthetic tasks under each policy and two schedules.
 
     Args:
@@ -43,7 +43,6 @@ def compare_on_heldout(policies, config=None, tasks: int = 24, workers: int = 2,
             tasks are drawn with; `None` for the defaults.
         tasks: Integer. Number of tasks.
         workers: Integer. Processes; 0 runs everything in this process.
-        progress: Boolean. Show a progress bar.
 
     Returns:
         A dict: `methods` (the baselines, then the policies), `scores`
@@ -66,9 +65,11 @@ def compare_on_heldout(policies, config=None, tasks: int = 24, workers: int = 2,
     jobs = [(seed, method, family) for seed in seeds for method in methods]
     losses = {seed: {} for seed in seeds}
     specs = {}
-    for (seed, method, _), (spec, loss) in _execute(jobs, workers, progress):
-        losses[seed][method] = loss
-        specs[seed] = spec
+    for index, outcome in map_in_processes(_run_job, jobs, workers, _FITS_PER_PROCESS, "held-out", unit="fit"):
+        if isinstance(outcome, BaseException):
+            raise RuntimeError(f"Held-out job {jobs[index][:2]} failed: {outcome}") from outcome
+        seed, method, _ = jobs[index]
+        specs[seed], losses[seed][method] = outcome
     per_task = [{"seed": seed, "spec": specs[seed], "losses": losses[seed]} for seed in seeds]
     scores = {m: geometric_mean(t["losses"][m] / min(t["losses"].values()) for t in per_task) for m in methods}
     wins = {
@@ -112,33 +113,12 @@ def run_heldout_task(seed: int, method: str, family: dict) -> tuple[dict, float]
     return spec.to_dict(), loss if math.isfinite(loss) else untrained
 
 
+def _run_job(job) -> tuple[dict, float]:
+    return run_heldout_task(*job)
+
+
 def _fresh_loss(model, data) -> float:
     return float(model.evaluate(data["x_fresh"], data["y_fresh"], batch_size=512, verbose=0))
-
-
-def _execute(jobs, workers, progress):
-    from tqdm.auto import tqdm
-
-    from keras_meta.bench._environment import use_one_thread
-
-    bar = tqdm(total=len(jobs), desc="held-out", unit="fit", disable=not progress)
-    try:
-        if workers == 0:
-            for job in jobs:
-                yield job, run_heldout_task(*job)
-                bar.update()
-            return
-        chunk = workers * 8  # fresh processes now and then: many fits in one process slow down
-        for start in range(0, len(jobs), chunk):
-            with concurrent.futures.ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"), initializer=use_one_thread
-            ) as pool:
-                futures = {pool.submit(run_heldout_task, *job): job for job in jobs[start : start + chunk]}
-                for future in concurrent.futures.as_completed(futures):
-                    yield futures[future], future.result()
-                    bar.update()
-    finally:
-        bar.close()
 
 
 def _plain(family: dict) -> dict:
