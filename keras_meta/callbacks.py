@@ -24,6 +24,7 @@ from keras_meta.policy import load_policy
 
 _DEFAULT_INTERVAL_UNKNOWN_STEPS = 25  # decision interval while the epoch length is unknown
 _MIN_WINDOW = 8  # the feature window never looks at fewer recorded steps
+_EXPLOSION_WINDOW = 3  # recorded losses averaged before comparing with the untrained model's
 _SNAPSHOT_BUDGET = 0.0025  # automatic snapshots cost at most this fraction of training time
 
 
@@ -50,19 +51,21 @@ class Decision:
 
 @dataclasses.dataclass(frozen=True)
 class Recovery:
-    """One recovery from a non-finite loss.
+    """One recovery from a diverged run: a non-finite or an exploded loss.
 
     Attributes:
-        step: Integer. The batch count at which the non-finite loss appeared.
+        step: Integer. The batch count at which the divergence was seen.
         restored_step: Integer. The batch count of the state that was restored.
-        old_lr: Float. The rate that produced the non-finite loss.
+        old_lr: Float. The rate that produced the divergence.
         new_lr: Float. The reduced rate training carried on with.
+        cause: String. `"non-finite"` or `"exploded"`.
     """
 
     step: int
     restored_step: int
     old_lr: float
     new_lr: float
+    cause: str = "non-finite"
 
 
 @dataclasses.dataclass
@@ -84,8 +87,9 @@ class MetaLRCallback(keras.callbacks.Callback):
 
     Keras reports the *running mean* of the loss since the epoch began to
     batch callbacks; the callback recovers each batch's own loss from it,
-    also with `steps_per_execution > 1`. On a non-finite loss it restores the
-    last good weights and optimizer state, cuts the rate and carries on.
+    also with `steps_per_execution > 1`. When the run diverges (a non-finite
+    loss, or a loss that explodes far above the untrained model's) it restores
+    the last good weights and optimizer state, cuts the rate and carries on.
 
     Example:
 
@@ -112,6 +116,13 @@ class MetaLRCallback(keras.callbacks.Callback):
         recover_non_finite: Boolean. Recover from NaN or inf losses by
             restoring the last good state and cutting the rate. Defaults to
             `True`.
+        explosion_factor: Float > 1 or `None`. A loss (the mean of the last
+            three recorded) above this multiple of the first batch's, the
+            untrained model's, counts as a divergence and is recovered from
+            like a non-finite one: a rate far too large can wreck the
+            weights long before anything overflows. `None` turns this off
+            (do so when the first batch's loss is unrepresentatively low).
+            Defaults to 10.0.
         recovery_factor: Float in (0, 1). The rate is multiplied by this on
             each recovery. Defaults to 0.1.
         max_recoveries: Integer. After this many recoveries in a row without
@@ -133,6 +144,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         sample=False,
         seed=None,
         recover_non_finite=True,
+        explosion_factor=10.0,
         recovery_factor=0.1,
         max_recoveries=3,
         snapshot_every=None,
@@ -140,6 +152,8 @@ class MetaLRCallback(keras.callbacks.Callback):
     ):
         super().__init__()
         _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoveries, snapshot_every)
+        if explosion_factor is not None and not explosion_factor > 1:
+            raise ValueError(f"`explosion_factor` must be > 1 or None. Received: explosion_factor={explosion_factor}")
         self.policy = load_policy(policy)
         self._policy_argument = None if isinstance(policy, Policy) else os.fspath(policy)
         self.interval = interval
@@ -148,6 +162,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.sample = bool(sample)
         self.seed = seed
         self.recover_non_finite = bool(recover_non_finite)
+        self.explosion_factor = None if explosion_factor is None else float(explosion_factor)
         self.recovery_factor = float(recovery_factor)
         self.max_recoveries = int(max_recoveries)
         self.snapshot_every = snapshot_every
@@ -225,6 +240,9 @@ class MetaLRCallback(keras.callbacks.Callback):
                 self._previous_batch = batch
             return
         self._record_loss(batch, running_mean, steps)
+        if self._exploded():
+            self._recover(batch, cause="exploded")
+            return
         if self._step - self._last_decision_step >= self._interval:
             now = time.perf_counter()
             seconds_per_interval, self._last_decision_time = now - self._last_decision_time, now
@@ -279,6 +297,8 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._previous_sum = running_sum
         self._previous_batch = batch
         self.losses.append(max(chunk_loss, 0.0))
+        if len(self.losses) == 1:
+            self._untrained_loss = self.losses[0]  # fixed for the run: restores do not move it
         self.loss_steps.append(self._step)
 
     def _record_epoch(self, logs):
@@ -349,7 +369,10 @@ class MetaLRCallback(keras.callbacks.Callback):
             self._snapshot_period = max(1, math.ceil(cost / (_SNAPSHOT_BUDGET * seconds_per_interval)))
 
     def _take_snapshot(self):
-        """Keeps the current weights and optimizer state, if they are finite."""
+        """Keeps the current weights and optimizer state, if they are finite and the loss has not blown up."""
+        if self.explosion_factor is not None and self.losses:
+            if self.losses[-1] > self.explosion_factor * self._untrained_loss:
+                return
         weights = self.model.get_weights()
         if not all(np.all(np.isfinite(w)) for w in weights):
             return
@@ -363,8 +386,15 @@ class MetaLRCallback(keras.callbacks.Callback):
         restore_optimizer_state(optimizer, self._snapshot.optimizer_variables)
         set_lr(optimizer, lr)
 
-    def _recover(self, batch):
-        """Handles a non-finite loss: restore, cut the rate, or give up."""
+    def _exploded(self) -> bool:
+        """Whether the recent loss has blown up far above the untrained model's."""
+        if self.explosion_factor is None or len(self.losses) < 2:
+            return False
+        recent = float(np.mean(self.losses[-_EXPLOSION_WINDOW:]))
+        return recent > self.explosion_factor * self._untrained_loss
+
+    def _recover(self, batch, cause="non-finite"):
+        """Handles a divergence: restore, cut the rate, or give up."""
         self._consecutive_failures += 1
         optimizer = self.model.optimizer
         old_lr = get_lr(optimizer)
@@ -377,12 +407,14 @@ class MetaLRCallback(keras.callbacks.Callback):
             warnings.warn(self.stopped_reason, RuntimeWarning, stacklevel=2)
             return
         self._restore_snapshot()
+        self._forget_losses_after(self._snapshot.step)
         if self._consecutive_failures > self.max_recoveries:
             self.model.stop_training = True
+            what = "was non-finite" if cause == "non-finite" else "exploded"
             self.stopped_reason = (
-                f"MetaLRCallback stopped training: the loss was non-finite {self._consecutive_failures} "
+                f"MetaLRCallback stopped training: the loss {what} {self._consecutive_failures} "
                 f"times in a row (last at batch {self._step}, learning rate {old_lr:.3g}). The model "
-                f"holds the weights of batch {self._snapshot.step}, the last with a finite loss. "
+                f"holds the weights of batch {self._snapshot.step}, the last good state. "
                 "Check the data and the loss for NaN or inf, or lower min_lr / the starting rate."
             )
             warnings.warn(self.stopped_reason, RuntimeWarning, stacklevel=2)
@@ -391,12 +423,18 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._start_running_mean(batch)
         new_lr = _clamp(old_lr * self.recovery_factor, self.min_lr, self.max_lr)
         set_lr(optimizer, new_lr)
-        self.recoveries.append(Recovery(self._step, self._snapshot.step, old_lr, new_lr))
+        self.recoveries.append(Recovery(self._step, self._snapshot.step, old_lr, new_lr, cause))
         if self.verbose:
             print(
-                f"MetaLRCallback: non-finite loss at step {self._step}; restored step "
+                f"MetaLRCallback: {cause} loss at step {self._step}; restored step "
                 f"{self._snapshot.step}, lr {old_lr:.3g} -> {new_lr:.3g}"
             )
+
+    def _forget_losses_after(self, step):
+        """Drops the recorded losses of the batches that the restore undid (the first one stays)."""
+        while len(self.losses) > 1 and self.loss_steps[-1] > step:
+            self.losses.pop()
+            self.loss_steps.pop()
 
     # ------------------------------------------------------- keras protocol
 
@@ -412,6 +450,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             "sample": self.sample,
             "seed": self.seed,
             "recover_non_finite": self.recover_non_finite,
+            "explosion_factor": self.explosion_factor,
             "recovery_factor": self.recovery_factor,
             "max_recoveries": self.max_recoveries,
             "snapshot_every": self.snapshot_every,

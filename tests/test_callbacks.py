@@ -189,6 +189,57 @@ def test_recovery_can_be_turned_off():
     assert callback.loss_steps == [1, 2]  # from the third batch on, the weights themselves are NaN
 
 
+def linear_model(lr):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(lr), "mse")
+    return model
+
+
+def test_an_exploding_loss_restores_the_last_good_state_and_cuts_the_rate():
+    # Plain SGD on a linear regression: far past 2 / curvature every step
+    # multiplies the error, so the loss explodes long before it overflows.
+    x, y = regression_data(n_samples=64)
+    x = 4.0 * x
+    unguarded = linear_model(lr=0.3)
+    fit(unguarded, MetaLRCallback(fixed_policy(0.0), interval=2, explosion_factor=None), epochs=1, x=x, y=y)
+    guarded = linear_model(lr=0.3)
+    initial_loss = guarded.evaluate(x, y, verbose=0)
+    callback = MetaLRCallback(fixed_policy(0.0), interval=2, snapshot_every=1)
+    fit(guarded, callback, epochs=3, x=x, y=y)
+
+    assert callback.recoveries and {r.cause for r in callback.recoveries} == {"exploded"}
+    first = callback.recoveries[0]
+    assert first.new_lr == pytest.approx(0.1 * first.old_lr)
+    assert first.restored_step == 0  # the only state before the blow-up
+    assert callback.stopped_reason is None
+    final_loss = guarded.evaluate(x, y, verbose=0)
+    assert final_loss < 0.1 * initial_loss
+    assert not unguarded.evaluate(x, y, verbose=0) < 1e3 * initial_loss  # huge or NaN without the guard
+
+
+def test_losses_of_undone_batches_are_forgotten_and_no_snapshot_keeps_a_blown_up_state():
+    x, y = regression_data(n_samples=64)
+    callback = MetaLRCallback(fixed_policy(0.0), interval=2, snapshot_every=1)
+    fit(linear_model(lr=0.1), callback, epochs=1, x=4.0 * x, y=y)
+    # At the decision of step 2 the loss was already 16x the untrained one: no snapshot then,
+    # so the blow-up is undone back to the start rather than to a wrecked state.
+    (recovery,) = callback.recoveries
+    assert recovery.restored_step == 0 and callback.stopped_reason is None
+    # The first loss stays (the untrained model's, the curve's start); the undone batches' go.
+    assert not [step for step in callback.loss_steps[1:] if recovery.restored_step < step <= recovery.step]
+    assert callback.loss_steps == sorted(set(callback.loss_steps))
+    restored_loss = callback.losses[callback.loss_steps.index(max(recovery.restored_step, 1))]
+    assert restored_loss <= 10.0 * callback.losses[0]  # a state whose loss had blown up is never kept
+
+
+def test_explosion_factor_is_validated_and_serialised():
+    with pytest.raises(ValueError, match="explosion_factor"):
+        MetaLRCallback(fixed_policy(0.0), explosion_factor=1.0)
+    callback = MetaLRCallback(fixed_policy(0.0), explosion_factor=None)
+    assert MetaLRCallback.from_config(callback.get_config()).explosion_factor is None
+
+
 # ------------------------------------------------------------- optimizers
 
 

@@ -41,10 +41,15 @@ class RolloutConfig:
 
 
 class LabellingCallback(MetaLRCallback):
-    """A `MetaLRCallback` that labels each decision by look-ahead before acting."""
+    """A `MetaLRCallback` that labels each decision by look-ahead before acting.
+
+    Its explosion guard is off: rollouts record runs as they go, and the
+    shipped policies were meta-trained without it (a guard here would change
+    what a config reproduces).
+    """
 
     def __init__(self, policy, scorer, config: RolloutConfig, seed: int):
-        super().__init__(policy=policy, seed=seed)
+        super().__init__(policy=policy, seed=seed, explosion_factor=None)
         self.scorer, self.config = scorer, config
         self.samples = []
 
