@@ -68,9 +68,9 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 def test_shipped_policies_load_by_name():
-    assert {"default", "handwritten", "meta-v1"} <= set(keras_meta.available_policies())
+    assert {"default", "handwritten", "meta-v1", "meta-v2"} <= set(keras_meta.available_policies())
     default = load_policy("default")
-    assert default.name == "meta-v1" and default.card["kind"] == "meta-trained"
+    assert default.name == "meta-v2" and default.card["kind"] == "meta-trained"
     assert default.card["feature_spec"]["names"] == list(FEATURE_NAMES)
     assert load_policy().name == default.name
     assert load_policy(default) is default
@@ -200,12 +200,13 @@ def test_config_and_keras_serialization_round_trip():
     assert "random-mlp" in repr(restored)
 
 
-def test_shipped_default_is_the_meta_trained_policy_its_config_reproduces():
-    policy_dir = SHIPPED_POLICY_DIR / "meta-v1"
-    policy = load_policy("default")
-    config = json.loads((pathlib.Path(__file__).parents[1] / "configs" / "meta-v1.json").read_text())
+@pytest.mark.parametrize("name", ["meta-v1", "meta-v2"])
+def test_each_shipped_meta_trained_policy_is_what_its_config_reproduces(name):
+    policy_dir = SHIPPED_POLICY_DIR / name
+    policy = load_policy(name)
+    config = json.loads((pathlib.Path(__file__).parents[1] / "configs" / f"{name}.json").read_text())
     assert {key: policy.card["training"]["config"][key] for key in config} == config
     assert policy.card["training"]["rounds_done"] == policy.card["training"]["config"]["rounds"]
     assert 0 <= policy.card["evaluation"]["label_agreement"] <= 1
     assert (policy_dir / "weights.npz").stat().st_size < 1_000_000
-    assert (policy_dir / "MODEL_CARD.md").read_text().startswith("# Model card: `meta-v1`")
+    assert (policy_dir / "MODEL_CARD.md").read_text().startswith(f"# Model card: `{name}`")
