@@ -95,3 +95,16 @@ def test_meta_eval_compares_the_policy_with_both_schedules_on_held_out_tasks(tin
     assert all(score >= 1.0 for score in result["scores"].values())
     assert set(result["wins"][policy]) == {"constant", "cosine"}
     assert "geometric-mean score" in capsys.readouterr().out
+
+
+def test_the_same_config_reproduces_the_policy_bit_for_bit(tmp_path):
+    config = {**TINY, "rounds": 1, "rollouts_per_round": 1, "expert_probability": [1.0]}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    for run in ("first", "second"):
+        arguments = ["meta-train", "--config", str(tmp_path / "config.json"), "--output", str(tmp_path / run)]
+        assert cli.main(arguments) == 0
+    with np.load(tmp_path / "first" / "policy" / "weights.npz") as first:
+        with np.load(tmp_path / "second" / "policy" / "weights.npz") as second:
+            assert first.files == second.files
+            for name in first.files:
+                np.testing.assert_array_equal(first[name], second[name])
