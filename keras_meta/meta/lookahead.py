@@ -46,10 +46,13 @@ class LookaheadConfig:
     eval_samples: int = 1024
     temperature: float = 0.02
     score_split: str = "val"
+    keep_bonus: float = 0.0
 
     def __post_init__(self):
         if self.score_split not in ("val", "fresh"):
             raise ValueError(f"`score_split` must be 'val' or 'fresh'. Received: {self.score_split!r}")
+        if not self.keep_bonus >= 0:
+            raise ValueError(f"`keep_bonus` must be >= 0. Received: {self.keep_bonus!r}")
 
 
 class BranchScorer:
@@ -124,16 +127,24 @@ class BranchScorer:
         return x[chosen], y[chosen]
 
 
-def soft_labels(branch_losses: np.ndarray, temperature: float) -> np.ndarray:
+def soft_labels(branch_losses: np.ndarray, temperature: float, keep_index=None, keep_bonus: float = 0.0) -> np.ndarray:
     """A target distribution over actions from their branch losses.
 
     Diverged branches (`inf`) get probability zero; if every branch diverged,
     the smallest multiplier (the first) gets it all.
 
+    Args:
+        branch_losses: Array of floats, one per action.
+        temperature: Float. Of the softmax over negative log-losses.
+        keep_index: Integer or `None`. The action that keeps the rate.
+        keep_bonus: Float. Subtracted from that action's log-loss.
+
     Example:
 
     >>> soft_labels(np.array([2.0, 1.0, np.inf]), temperature=0.1).round(3).tolist()
     [0.001, 0.999, 0.0]
+    >>> soft_labels(np.array([1.0, 1.0, 1.0]), 0.01, keep_index=1, keep_bonus=0.02).round(3).tolist()
+    [0.107, 0.787, 0.107]
     """
     losses = np.asarray(branch_losses, dtype=np.float64)
     finite = np.isfinite(losses)
@@ -143,5 +154,7 @@ def soft_labels(branch_losses: np.ndarray, temperature: float) -> np.ndarray:
         return labels
     logs = np.full_like(losses, np.inf)
     logs[finite] = np.log(np.maximum(losses[finite], 1e-30))
+    if keep_index is not None and finite[keep_index]:
+        logs[keep_index] -= keep_bonus
     weights = np.where(finite, np.exp(-(logs - logs[finite].min()) / temperature), 0.0)
     return weights / weights.sum()

@@ -58,6 +58,8 @@ class MetaTrainConfig:
         score_split: String. What scores look-ahead branches: `"val"` (the
             task's validation split) or `"fresh"` (a fresh sample of its
             distribution, never trained on).
+        keep_bonus: Float. Log-loss advantage of keeping the rate in the
+            soft labels (see `LookaheadConfig`).
         hidden: Tuple of integers. The policy's trunk.
         train_epochs: Integer. Epochs of each policy fit.
         workers: Integer. Rollout processes (0 = in this process).
@@ -79,6 +81,7 @@ class MetaTrainConfig:
     cooldown: int = 10
     temperature: float = 0.02
     score_split: str = "val"
+    keep_bonus: float = 0.0
     hidden: tuple = (64, 64)
     train_epochs: int = 60
     workers: int = 2
@@ -283,6 +286,7 @@ def _rollout_job(job, settings: dict) -> dict:
         cooldown=config.cooldown,
         temperature=config.temperature,
         score_split=config.score_split,
+        keep_bonus=config.keep_bonus,
     )
     return run_rollout(spec, policy_path, RolloutConfig(beta, exploration, lookahead))
 

@@ -52,11 +52,13 @@ class LabellingCallback(MetaLRCallback):
         super().__init__(policy=policy, seed=seed, explosion_factor=None)
         self.scorer, self.config = scorer, config
         self.samples = []
+        self._keep_index = list(self.policy.multipliers).index(1.0)
 
     def _choose_action(self, features, probabilities) -> int:
         lr = get_lr(self.model.optimizer)
         branch_losses = self.scorer.branch_losses(self.model, lr, self.policy.multipliers)
-        labels = soft_labels(branch_losses, self.config.lookahead.temperature)
+        lookahead = self.config.lookahead
+        labels = soft_labels(branch_losses, lookahead.temperature, self._keep_index, lookahead.keep_bonus)
         window = self.losses[-self._window :]
         self.samples.append(
             {"features": features, "labels": labels, "branch_losses": branch_losses, "loss": float(np.mean(window))}

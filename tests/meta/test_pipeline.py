@@ -20,6 +20,7 @@ TINY = {
     "sample_sizes": [64, 128],
     "max_epochs": 20,
     "score_split": "fresh",
+    "keep_bonus": 0.01,
     "horizon": 2,
     "cooldown": 1,
     "hidden": [8],
