@@ -21,6 +21,7 @@ FAMILIES = ("teacher_regression", "teacher_classification", "gaussian_mixture")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 ACTIVATIONS = ("relu", "tanh", "gelu", "elu")
 SAMPLE_SIZES = (256, 512, 1024, 2048)
+LOG10_LR_RANGE = (-4.5, -0.5)  # initial learning rates from 10**-4.5 to 10**-0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +86,7 @@ def sample_task(
     max_samples: int = 2048,
     sample_sizes=SAMPLE_SIZES,
     max_epochs: int = 60,
+    log10_lr_range=LOG10_LR_RANGE,
 ) -> TaskSpec:
     """Draws one task of the meta-training distribution.
 
@@ -99,6 +101,8 @@ def sample_task(
             Small sets (under a few hundred samples) make runs whose final
             loss is decided by overfitting, as on small real data sets.
         max_epochs: Integer. Epoch budgets are drawn from 10 to this.
+        log10_lr_range: Pair of floats. The initial learning rate is
+            log-uniform between `10 ** low` and `10 ** high`.
 
     Returns:
         A `TaskSpec`.
@@ -131,10 +135,17 @@ def sample_task(
         batch_norm=bool(rng.random() < 0.3),
         dropout=float(rng.choice([0.0, 0.0, 0.1, 0.3])),
         optimizer=str(rng.choice(optimizers)),
-        initial_lr=float(10 ** rng.uniform(-4.5, -0.5)),
+        initial_lr=float(10 ** rng.uniform(*_checked_range(log10_lr_range))),
         batch_size=batch_size,
         epochs=epochs,
     )
+
+
+def _checked_range(log10_lr_range):
+    low, high = (float(value) for value in log10_lr_range)
+    if not low < high:
+        raise ValueError(f"`log10_lr_range` must be (low, high) with low < high. Received: {log10_lr_range!r}")
+    return low, high
 
 
 def make_data(spec: TaskSpec, fresh_samples: int = 0) -> dict[str, np.ndarray]:

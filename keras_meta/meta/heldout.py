@@ -30,7 +30,7 @@ HELDOUT_SEED_BASE = 20_000_000  # above every seed a meta-training run with seed
 FRESH_SAMPLES = 2048
 BASELINES = ("constant", "cosine")
 _FITS_PER_PROCESS = 8
-_FAMILY_SETTINGS = ("optimizers", "max_steps", "max_samples", "sample_sizes", "max_epochs")
+_FAMILY_SETTINGS = ("optimizers", "max_steps", "max_samples", "sample_sizes", "max_epochs", "log10_lr_range")
 
 
 def compare_on_heldout(policies, config=None, tasks: int = 24, workers: int = 2) -> dict:
@@ -39,7 +39,8 @@ def compare_on_heldout(policies, config=None, tasks: int = 24, workers: int = 2)
     Args:
         policies: Sequence of policy names or paths.
         config: `MetaTrainConfig` whose family settings (`optimizers`,
-            `max_steps`, `max_samples`, `sample_sizes`, `max_epochs`) the
+            `max_steps`, `max_samples`, `sample_sizes`, `max_epochs`,
+            `log10_lr_range`) the
             tasks are drawn with; `None` for the defaults.
         tasks: Integer. Number of tasks.
         workers: Integer. Processes; 0 runs everything in this process.

@@ -26,6 +26,7 @@ import sys
 
 import numpy as np
 
+from keras_meta.meta.families import LOG10_LR_RANGE
 from keras_meta.meta.families import OPTIMIZERS
 from keras_meta.meta.families import SAMPLE_SIZES
 
@@ -52,6 +53,8 @@ class MetaTrainConfig:
         max_samples: Integer. Largest training set of a task.
         sample_sizes: Tuple of integers. Training-set sizes tasks are drawn with.
         max_epochs: Integer. Largest epoch budget drawn (before the cut to `max_steps`).
+        log10_lr_range: Pair of floats. Initial learning rates are drawn
+            log-uniform between `10 ** low` and `10 ** high`.
         horizon: Integer. Look-ahead steps at the candidate rate.
         cooldown: Integer. Look-ahead steps annealed to zero.
         temperature: Float. Of the soft labels.
@@ -77,6 +80,7 @@ class MetaTrainConfig:
     max_samples: int = 2048
     sample_sizes: tuple = SAMPLE_SIZES
     max_epochs: int = 60
+    log10_lr_range: tuple = LOG10_LR_RANGE
     horizon: int = 20
     cooldown: int = 10
     temperature: float = 0.02
@@ -202,6 +206,7 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
             "families": (
                 "teacher regression, teacher classification, Gaussian mixtures (synthetic only); "
                 f"training sets of {', '.join(map(str, config.sample_sizes))} samples; "
+                f"{_initial_rates(config)}"
                 f"branches scored on the {config.score_split} split"
             ),
             "optimizers": list(config.optimizers),
@@ -265,6 +270,14 @@ def _run_rollouts(jobs, directory: pathlib.Path, config: MetaTrainConfig, progre
         bar.close()
 
 
+def _initial_rates(config) -> str:
+    """The card's words for the initial rates drawn; empty for the default range (the older cards')."""
+    if tuple(config.log10_lr_range) == LOG10_LR_RANGE:
+        return ""
+    low, high = config.log10_lr_range
+    return f"initial rates 1e{low:g} to 1e{high:g}; "
+
+
 def _rollout_job(job, settings: dict) -> dict:
     from keras_meta.meta.families import sample_task
     from keras_meta.meta.lookahead import LookaheadConfig
@@ -280,6 +293,7 @@ def _rollout_job(job, settings: dict) -> dict:
         max_samples=config.max_samples,
         sample_sizes=config.sample_sizes,
         max_epochs=config.max_epochs,
+        log10_lr_range=config.log10_lr_range,
     )
     lookahead = LookaheadConfig(
         horizon=config.horizon,

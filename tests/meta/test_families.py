@@ -1,3 +1,4 @@
+import dataclasses
 import inspect
 import json
 
@@ -68,6 +69,19 @@ def test_sample_sizes_and_epoch_budgets_are_configurable():
     specs = [sample_task(seed, sample_sizes=(64, 128), max_epochs=200, max_steps=10_000) for seed in range(60)]
     assert {s.n_samples for s in specs} == {64, 128}
     assert max(s.epochs for s in specs) > 60 and all(s.epochs <= 200 for s in specs)
+
+
+def test_the_initial_rate_range_is_configurable_and_leaves_the_other_draws_alone():
+    default_rates = [sample_task(seed).initial_lr for seed in range(200)]
+    assert 10**-4.5 <= min(default_rates) and max(default_rates) <= 10**-0.5
+    wide = [sample_task(seed, log10_lr_range=(-5.5, -0.5)) for seed in range(200)]
+    assert min(spec.initial_lr for spec in wide) < 10**-4.5
+    assert all(10**-5.5 <= spec.initial_lr <= 10**-0.5 for spec in wide)
+    assert [dataclasses.replace(spec, initial_lr=0.0) for spec in wide] == [
+        dataclasses.replace(sample_task(seed), initial_lr=0.0) for seed in range(200)
+    ]
+    with pytest.raises(ValueError, match="log10_lr_range"):
+        sample_task(0, log10_lr_range=(-1, -3))
 
 
 def test_a_fresh_sample_changes_nothing_else_and_follows_the_same_teacher():
