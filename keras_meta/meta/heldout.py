@@ -30,7 +30,6 @@ HELDOUT_SEED_BASE = 20_000_000  # above every seed a meta-training run with seed
 FRESH_SAMPLES = 2048
 BASELINES = ("constant", "cosine")
 _FITS_PER_PROCESS = 8
-_FAMILY_SETTINGS = ("optimizers", "max_steps", "max_samples", "sample_sizes", "max_epochs", "log10_lr_range")
 
 
 def compare_on_heldout(policies, config=None, tasks: int = 24, workers: int = 2) -> dict:
@@ -38,10 +37,9 @@ def compare_on_heldout(policies, config=None, tasks: int = 24, workers: int = 2)
 
     Args:
         policies: Sequence of policy names or paths.
-        config: `MetaTrainConfig` whose family settings (`optimizers`,
-            `max_steps`, `max_samples`, `sample_sizes`, `max_epochs`,
-            `log10_lr_range`) the
-            tasks are drawn with; `None` for the defaults.
+        config: `MetaTrainConfig` whose task family
+            (`MetaTrainConfig.task_family`) the tasks are drawn with; `None`
+            for the defaults.
         tasks: Integer. Number of tasks.
         workers: Integer. Processes; 0 runs everything in this process.
 
@@ -60,7 +58,7 @@ def compare_on_heldout(policies, config=None, tasks: int = 24, workers: int = 2)
     from keras_meta.meta.pipeline import MetaTrainConfig
 
     config = config or MetaTrainConfig()
-    family = {key: getattr(config, key) for key in _FAMILY_SETTINGS}
+    family = config.task_family()
     methods = list(BASELINES) + [str(policy) for policy in policies]
     seeds = [HELDOUT_SEED_BASE + i for i in range(tasks)]
     jobs = [(seed, method, family) for seed in seeds for method in methods]

@@ -101,6 +101,17 @@ class MetaTrainConfig:
         tuples = {key: tuple(value) for key, value in values.items() if isinstance(value, list)}
         return cls(**{**values, **tuples})
 
+    def task_family(self) -> dict:
+        """The keyword arguments of `families.sample_task` that this config sets."""
+        return {
+            "optimizers": self.optimizers,
+            "max_steps": self.max_steps,
+            "max_samples": self.max_samples,
+            "sample_sizes": self.sample_sizes,
+            "max_epochs": self.max_epochs,
+            "log10_lr_range": self.log10_lr_range,
+        }
+
     def task_seeds(self, round_index: int, count: int) -> list[int]:
         return [_TASK_SEED_BASE + self.seed * 100_000 + round_index * 1_000 + i for i in range(count)]
 
@@ -286,15 +297,7 @@ def _rollout_job(job, settings: dict) -> dict:
 
     seed, policy_path, beta, exploration = job
     config = MetaTrainConfig.from_dict(settings)
-    spec = sample_task(
-        seed,
-        optimizers=config.optimizers,
-        max_steps=config.max_steps,
-        max_samples=config.max_samples,
-        sample_sizes=config.sample_sizes,
-        max_epochs=config.max_epochs,
-        log10_lr_range=config.log10_lr_range,
-    )
+    spec = sample_task(seed, **config.task_family())
     lookahead = LookaheadConfig(
         horizon=config.horizon,
         cooldown=config.cooldown,

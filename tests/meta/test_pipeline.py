@@ -109,3 +109,13 @@ def test_the_same_config_reproduces_the_policy_bit_for_bit(tmp_path):
             assert first.files == second.files
             for name in first.files:
                 np.testing.assert_array_equal(first[name], second[name])
+
+
+def test_the_task_family_of_a_config_is_what_its_tasks_are_drawn_with():
+    from keras_meta.meta.families import sample_task
+
+    config = MetaTrainConfig(sample_sizes=(64,), log10_lr_range=(-5.5, -5.0), optimizers=("sgd",))
+    specs = [sample_task(seed, **config.task_family()) for seed in config.task_seeds(0, 10)]
+    assert {spec.n_samples for spec in specs} == {64}
+    assert {spec.optimizer for spec in specs} == {"sgd"}
+    assert all(10**-5.5 <= spec.initial_lr <= 10**-5.0 for spec in specs)
