@@ -135,13 +135,14 @@ def sample_task(
         batch_norm=bool(rng.random() < 0.3),
         dropout=float(rng.choice([0.0, 0.0, 0.1, 0.3])),
         optimizer=str(rng.choice(optimizers)),
-        initial_lr=float(10 ** rng.uniform(*_checked_range(log10_lr_range))),
+        initial_lr=float(10 ** rng.uniform(*checked_lr_range(log10_lr_range))),
         batch_size=batch_size,
         epochs=epochs,
     )
 
 
-def _checked_range(log10_lr_range):
+def checked_lr_range(log10_lr_range) -> tuple[float, float]:
+    """`(low, high)` as floats; a `ValueError` unless `low < high`."""
     low, high = (float(value) for value in log10_lr_range)
     if not low < high:
         raise ValueError(f"`log10_lr_range` must be (low, high) with low < high. Received: {log10_lr_range!r}")

@@ -29,6 +29,7 @@ import numpy as np
 from keras_meta.meta.families import LOG10_LR_RANGE
 from keras_meta.meta.families import OPTIMIZERS
 from keras_meta.meta.families import SAMPLE_SIZES
+from keras_meta.meta.families import checked_lr_range
 
 _TASK_SEED_BASE = 10_000_000  # meta-training task seeds live far from any benchmark seed
 _EVALUATION_ROUND = 999  # task seeds of the held-out evaluation rollouts
@@ -89,6 +90,28 @@ class MetaTrainConfig:
     hidden: tuple = (64, 64)
     train_epochs: int = 60
     workers: int = 2
+
+    def __post_init__(self):
+        """Checks the settings that would otherwise fail only inside a rollout worker."""
+        unknown = sorted(set(self.optimizers) - set(OPTIMIZERS))
+        if unknown or not self.optimizers:
+            raise ValueError(
+                f"`optimizers` must be a non-empty subset of {list(OPTIMIZERS)}. Received: {self.optimizers!r}"
+            )
+        checked_lr_range(self.log10_lr_range)
+        self.lookahead()
+
+    def lookahead(self):
+        """The `LookaheadConfig` that labels this run's decisions."""
+        from keras_meta.meta.lookahead import LookaheadConfig
+
+        return LookaheadConfig(
+            horizon=self.horizon,
+            cooldown=self.cooldown,
+            temperature=self.temperature,
+            score_split=self.score_split,
+            keep_bonus=self.keep_bonus,
+        )
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))
@@ -291,21 +314,13 @@ def _initial_rates(config) -> str:
 
 def _rollout_job(job, settings: dict) -> dict:
     from keras_meta.meta.families import sample_task
-    from keras_meta.meta.lookahead import LookaheadConfig
     from keras_meta.meta.rollouts import RolloutConfig
     from keras_meta.meta.rollouts import run_rollout
 
     seed, policy_path, beta, exploration = job
     config = MetaTrainConfig.from_dict(settings)
     spec = sample_task(seed, **config.task_family())
-    lookahead = LookaheadConfig(
-        horizon=config.horizon,
-        cooldown=config.cooldown,
-        temperature=config.temperature,
-        score_split=config.score_split,
-        keep_bonus=config.keep_bonus,
-    )
-    return run_rollout(spec, policy_path, RolloutConfig(beta, exploration, lookahead))
+    return run_rollout(spec, policy_path, RolloutConfig(beta, exploration, config.lookahead()))
 
 
 def _save_rollout(directory: pathlib.Path, seed: int, rollout: dict) -> None:

@@ -76,6 +76,20 @@ def test_config_rejects_unknown_keys():
     assert MetaTrainConfig.from_dict(MetaTrainConfig().to_dict()) == MetaTrainConfig()
 
 
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"log10_lr_range": [-1, -3]}, "log10_lr_range"),
+        ({"score_split": "test"}, "score_split"),
+        ({"keep_bonus": -0.1}, "keep_bonus"),
+        ({"optimizers": ["adam", "lion"]}, "optimizers"),
+    ],
+)
+def test_config_rejects_invalid_settings_when_loaded(settings, message):
+    with pytest.raises(ValueError, match=message):
+        MetaTrainConfig.from_dict(settings)
+
+
 def test_the_run_draws_its_tasks_from_the_configured_family(tiny_run):
     card = load_policy(str(tiny_run / "run" / "policy")).card
     assert card["training"]["config"]["sample_sizes"] == [64, 128]
