@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import time
 
 import keras_tuner
 from keras_tuner.src import utils as keras_tuner_utils
+from keras_tuner.src.engine import hyperparameters as hp_module
 from keras_tuner.src.engine.metrics_tracking import MetricsTracker
 from keras_tuner.src.engine.objective import MultiObjective
 from keras_tuner.src.engine.trial import TrialStatus
@@ -31,10 +33,15 @@ EPOCHS_METRIC = "keras_meta_epochs"  # epochs of a trial reported only once, aft
 
 
 class MetaOracle(keras_tuner.Oracle):
-    """Random proposals, learning-curve pruning and an epoch budget.
+    """Random and local proposals, learning-curve pruning and an epoch budget.
 
-    New trials draw their hyperparameters at random (as `RandomSearch`
-    does). Each trial trains for up to `max_epochs`; after every epoch the
+    The first `initial_random_trials` trials draw their hyperparameters at
+    random (as `RandomSearch` does). After that, a share `random_fraction` of
+    new trials is still drawn at random and the others vary the best fully
+    trained trial so far: each of its hyperparameters is redrawn with
+    probability 1/(number of hyperparameters), and a proposal already tried
+    is drawn again (the local moves of evolutionary search; BOHB also keeps a
+    third of its proposals random). Each trial trains for up to `max_epochs`; after every epoch the
     pruning rule may stop it (see `keras_meta.selector.pruning`). The search
     ends when `max_trials` trials have run, the search space is exhausted, or
     `max_total_epochs` epochs have been trained, whichever comes first; the
@@ -52,6 +59,10 @@ class MetaOracle(keras_tuner.Oracle):
         prune: Boolean. Stop hopeless trials early. Defaults to `True`.
         prune_margin: Float. The optimistic allowance of the pruning rule,
             in log units, at the start of a trial. Larger is more cautious.
+        initial_random_trials: Integer. Trials drawn at random before any is
+            varied. Defaults to 5.
+        random_fraction: Float in [0, 1]. The share of later trials drawn at
+            random; 1.0 makes every proposal random. Defaults to 1/3.
         hyperparameters, allow_new_entries, tune_new_entries, seed,
         max_retries_per_trial, max_consecutive_failed_trials: As for
             `keras_tuner.Oracle`.
@@ -66,6 +77,8 @@ class MetaOracle(keras_tuner.Oracle):
         min_epochs=None,
         prune=True,
         prune_margin=0.5,
+        initial_random_trials=5,
+        random_fraction=1 / 3,
         hyperparameters=None,
         allow_new_entries=True,
         tune_new_entries=True,
@@ -74,6 +87,7 @@ class MetaOracle(keras_tuner.Oracle):
         max_consecutive_failed_trials=3,
     ):
         _validate_budget(max_trials, max_epochs, max_total_epochs, min_epochs, prune_margin)
+        _validate_proposals(initial_random_trials, random_fraction)
         super().__init__(
             objective=objective,
             max_trials=max_trials,
@@ -89,6 +103,8 @@ class MetaOracle(keras_tuner.Oracle):
         self.min_epochs = int(min_epochs) if min_epochs is not None else max(1, self.max_epochs // 4)
         self.prune = bool(prune)
         self.prune_margin = float(prune_margin)
+        self.initial_random_trials = int(initial_random_trials)
+        self.random_fraction = float(random_fraction)
         self.epochs_spent = 0
         self.seconds_spent = 0.0
         self.stopped = {}  # trial_id -> why and when the oracle stopped it
@@ -99,10 +115,53 @@ class MetaOracle(keras_tuner.Oracle):
     def populate_space(self, trial_id):
         if self.budget_exhausted():
             return {"status": TrialStatus.STOPPED, "values": None}
-        values = self._random_values()
+        values = self._local_values() if self._proposes_locally() else None
+        if values is None:
+            values = self._random_values()
         if values is None:  # the space is exhausted
             return {"status": TrialStatus.STOPPED, "values": None}
         return {"status": TrialStatus.RUNNING, "values": values}
+
+    def _proposes_locally(self) -> bool:
+        """Whether the next proposal varies the best trial; drawn from the saved seed state."""
+        if self.random_fraction >= 1.0 or len(self._fully_trained_trials()) < self.initial_random_trials:
+            return False  # and the seed state moves exactly as RandomSearch's
+        draw = random.Random(self._seed_state).random()
+        self._seed_state += 1
+        return draw >= self.random_fraction
+
+    def _local_values(self):
+        """The best fully trained trial's values with some redrawn; `None` if every try was a duplicate."""
+        best = min(self._fully_trained_trials(), key=self._loss_like_score)
+        parent = best.hyperparameters.values
+        redraw_probability = 1.0 / max(1, len(self.hyperparameters.space))
+        for _ in range(self._max_collisions):
+            rng = random.Random(self._seed_state)
+            self._seed_state += 1
+            hps = hp_module.HyperParameters()
+            for hp in self.hyperparameters.space:
+                hps.merge([hp])
+                if not hps.is_active(hp):
+                    continue
+                if hp.name in parent and rng.random() >= redraw_probability:
+                    hps.values[hp.name] = parent[hp.name]
+                else:
+                    hps.values[hp.name] = hp.random_sample(self._seed_state)
+                    self._seed_state += 1
+            if not self._duplicate(hps.values):
+                return hps.values
+        return None
+
+    def _fully_trained_trials(self) -> list:
+        """Completed trials that the oracle did not stop early, with a score."""
+        return [
+            trial
+            for trial in self.trials.values()
+            if trial.status == TrialStatus.COMPLETED and trial.trial_id not in self.stopped and trial.score is not None
+        ]
+
+    def _loss_like_score(self, trial) -> float:
+        return trial.score if self.objective.direction == "min" else -trial.score
 
     def budget_exhausted(self) -> bool:
         """Whether the epoch budget is spent."""
@@ -278,6 +337,8 @@ class MetaOracle(keras_tuner.Oracle):
             "min_epochs": self.min_epochs,
             "prune": self.prune,
             "prune_margin": self.prune_margin,
+            "initial_random_trials": self.initial_random_trials,
+            "random_fraction": self.random_fraction,
             "epochs_spent": self.epochs_spent,
             "seconds_spent": self.seconds_spent,
             "stopped": self.stopped,
@@ -324,3 +385,10 @@ def _validate_budget(max_trials, max_epochs, max_total_epochs, min_epochs, prune
         raise ValueError(f"`max_epochs` must be a positive integer. Received: max_epochs={max_epochs!r}")
     if not prune_margin >= 0:
         raise ValueError(f"`prune_margin` must be >= 0. Received: prune_margin={prune_margin!r}")
+
+
+def _validate_proposals(initial_random_trials, random_fraction):
+    if not isinstance(initial_random_trials, int) or initial_random_trials < 0:
+        raise ValueError(f"`initial_random_trials` must be a non-negative integer. Received: {initial_random_trials!r}")
+    if not 0.0 <= random_fraction <= 1.0:
+        raise ValueError(f"`random_fraction` must be in [0, 1]. Received: random_fraction={random_fraction!r}")

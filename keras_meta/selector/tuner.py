@@ -68,6 +68,11 @@ class MetaModelSelector(keras_tuner.Tuner):
         prune: Boolean. Stop hopeless trials early. Defaults to `True`.
         prune_margin: Float. The pruning rule's optimistic allowance, in log
             units; larger is more cautious. Defaults to 0.5.
+        initial_random_trials: Integer. Trials drawn at random before the
+            search starts varying the best one. Defaults to 5.
+        random_fraction: Float in [0, 1]. The share of later trials drawn at
+            random; the rest vary the best trial so far. 1.0 is
+            `RandomSearch`'s proposals. Defaults to 1/3.
         factor: Integer or `None`. `Hyperband`'s argument, accepted so that a
             Hyperband call can be swapped unchanged; it sets the budget.
         hyperband_iterations: Integer or `None`. The same.
@@ -92,6 +97,8 @@ class MetaModelSelector(keras_tuner.Tuner):
         policy="default",
         prune=True,
         prune_margin=0.5,
+        initial_random_trials=5,
+        random_fraction=1 / 3,
         factor=None,
         hyperband_iterations=None,
         seed=None,
@@ -119,6 +126,8 @@ class MetaModelSelector(keras_tuner.Tuner):
             min_epochs=min_epochs,
             prune=prune,
             prune_margin=prune_margin,
+            initial_random_trials=initial_random_trials,
+            random_fraction=random_fraction,
             hyperparameters=hyperparameters,
             tune_new_entries=tune_new_entries,
             allow_new_entries=allow_new_entries,

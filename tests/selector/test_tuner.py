@@ -112,6 +112,48 @@ def test_hopeless_trials_are_stopped_and_their_epochs_saved(tmp_path):
     assert pruned.oracle.get_best_trials(1)[0].score == unpruned.oracle.get_best_trials(1)[0].score
 
 
+def build_with_four_choices(hp):
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(
+                hp.Choice("units", [2, 3, 4, 6, 8, 12, 16, 24]), activation=hp.Choice("act", ["relu", "tanh", "elu"])
+            ),
+            keras.layers.Dropout(hp.Choice("dropout", [0.0, 0.1, 0.2, 0.3, 0.4])),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(
+        keras.optimizers.Adam(hp.Choice("lr", [1e-3, 3e-3, 1e-2, 3e-2, 1e-1])), "sparse_categorical_crossentropy"
+    )
+    return model
+
+
+@pytest.mark.slow
+def test_after_the_random_start_trials_vary_the_best_one(tmp_path):
+    selector = MetaModelSelector(
+        build_with_four_choices,
+        max_trials=6,
+        max_epochs=2,
+        initial_random_trials=1,
+        random_fraction=0.0,
+        prune=False,
+        seed=1,
+        directory=str(tmp_path),
+        project_name="local",
+    )
+    search(selector)
+    trials = [selector.oracle.trials[i] for i in sorted(selector.oracle.trials)]
+    assert len(trials) == 6 and all(t.status == "COMPLETED" for t in trials)
+    shared = []
+    for index in range(1, len(trials)):
+        parent = min(trials[:index], key=lambda t: t.score).hyperparameters.values
+        shared.append(sum(trials[index].hyperparameters.values[name] == value for name, value in parent.items()))
+    # A local move redraws each of the 4 values with probability 1/4 (at least one changes); a random
+    # draw keeps 0.9 of them on average.
+    assert 1 <= min(shared) and max(shared) <= 3 and sum(shared) / len(shared) >= 2
+
+
 @pytest.mark.slow
 def test_the_epoch_budget_ends_the_search(tmp_path):
     selector = search(make(tmp_path, max_trials=None, max_total_epochs=7, prune=False))
