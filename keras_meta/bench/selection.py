@@ -415,12 +415,10 @@ def run_selection_benchmark(
 
 
 def _job_key(job: dict, stamp: dict) -> str:
-    code = source_fingerprint(
-        "bench/selection.py", "bench/tasks.py", "selector/tuner.py", "selector/oracle.py", "selector/pruning.py"
-    )
-    identity = {**job, "code": code, "versions": stamp}
-    if job["method"] == "meta":
+    identity = {**job, "code": source_fingerprint("bench/selection.py", "bench/tasks.py"), "versions": stamp}
+    if job["method"] == "meta":  # keras-tuner's searches do not run the selector's code
         identity.update(policy_fingerprint(job["policy"]))
+        identity["selector_code"] = source_fingerprint("selector/tuner.py", "selector/oracle.py", "selector/pruning.py")
         identity["callback_code"] = source_fingerprint("callbacks.py", "features.py", "policy.py")
     else:
         identity.pop("policy")
