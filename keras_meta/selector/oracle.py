@@ -33,15 +33,17 @@ EPOCHS_METRIC = "keras_meta_epochs"  # epochs of a trial reported only once, aft
 
 
 class MetaOracle(keras_tuner.Oracle):
-    """Random and local proposals, learning-curve pruning and an epoch budget.
+    """Random (or local) proposals, learning-curve pruning and an epoch budget.
 
-    The first `initial_random_trials` trials draw their hyperparameters at
-    random (as `RandomSearch` does). After that, a share `random_fraction` of
-    new trials is still drawn at random and the others vary the best fully
-    trained trial so far: each of its hyperparameters is redrawn with
-    probability 1/(number of hyperparameters), and a proposal already tried
-    is drawn again (the local moves of evolutionary search; BOHB also keeps a
-    third of its proposals random). Each trial trains for up to `max_epochs`; after every epoch the
+    By default new trials draw their hyperparameters at random (as
+    `RandomSearch` does). With `random_fraction < 1`, once
+    `initial_random_trials` trials have trained to the end, only that share of
+    new trials is random and the others vary the best fully trained trial so
+    far: each of its hyperparameters is redrawn with probability
+    1/(number of hyperparameters), and a proposal already tried is drawn again
+    (the local moves of evolutionary search). The benchmark measured local
+    proposals worse than random ones (docs/benchmarks.md), so they are off by
+    default. Each trial trains for up to `max_epochs`; after every epoch the
     pruning rule may stop it (see `keras_meta.selector.pruning`). The search
     ends when `max_trials` trials have run, the search space is exhausted, or
     `max_total_epochs` epochs have been trained, whichever comes first; the
@@ -62,7 +64,7 @@ class MetaOracle(keras_tuner.Oracle):
         initial_random_trials: Integer. Trials drawn at random before any is
             varied. Defaults to 5.
         random_fraction: Float in [0, 1]. The share of later trials drawn at
-            random; 1.0 makes every proposal random. Defaults to 1/3.
+            random; 1.0 (the default) makes every proposal random.
         hyperparameters, allow_new_entries, tune_new_entries, seed,
         max_retries_per_trial, max_consecutive_failed_trials: As for
             `keras_tuner.Oracle`.
@@ -78,7 +80,7 @@ class MetaOracle(keras_tuner.Oracle):
         prune=True,
         prune_margin=0.5,
         initial_random_trials=5,
-        random_fraction=1 / 3,
+        random_fraction=1.0,
         hyperparameters=None,
         allow_new_entries=True,
         tune_new_entries=True,

@@ -71,8 +71,8 @@ class MetaModelSelector(keras_tuner.Tuner):
         initial_random_trials: Integer. Trials drawn at random before the
             search starts varying the best one. Defaults to 5.
         random_fraction: Float in [0, 1]. The share of later trials drawn at
-            random; the rest vary the best trial so far. 1.0 is
-            `RandomSearch`'s proposals. Defaults to 1/3.
+            random; the rest vary the best trial so far. Defaults to 1.0,
+            `RandomSearch`'s proposals (local proposals measured worse).
         factor: Integer or `None`. `Hyperband`'s argument, accepted so that a
             Hyperband call can be swapped unchanged; it sets the budget.
         hyperband_iterations: Integer or `None`. The same.
@@ -98,7 +98,7 @@ class MetaModelSelector(keras_tuner.Tuner):
         prune=True,
         prune_margin=0.5,
         initial_random_trials=5,
-        random_fraction=1 / 3,
+        random_fraction=1.0,
         factor=None,
         hyperband_iterations=None,
         seed=None,
