@@ -155,7 +155,11 @@ class MetaOracle(keras_tuner.Oracle):
         return None
 
     def _fully_trained_trials(self) -> list:
-        """Completed trials that the oracle did not stop early, with a score."""
+        """Completed trials that the oracle did not stop early, with a score.
+
+        (A trial with an objective curve always has a score, so the score test
+        only drops trials that report no objective.)
+        """
         return [
             trial
             for trial in self.trials.values()
@@ -302,9 +306,7 @@ class MetaOracle(keras_tuner.Oracle):
     def _incumbent_curve(self):
         """The loss-like curve of the best trial that the oracle did not cut short."""
         best = None
-        for trial in self.trials.values():
-            if trial.status != TrialStatus.COMPLETED or trial.trial_id in self.stopped:
-                continue
+        for trial in self._fully_trained_trials():
             curve = self._loss_like_curve(trial)
             if curve and (best is None or min(curve) < min(best)):
                 best = curve
