@@ -89,6 +89,13 @@ def _build_parser() -> argparse.ArgumentParser:
     heldout.add_argument("--config", help="a meta-training config whose task family is drawn from")
     heldout.add_argument("--tasks", type=int, default=24, help="held-out tasks (default: 24)")
     heldout.add_argument("--workers", type=int, default=2, help="processes (0 = none; default: 2)")
+    heldout.add_argument(
+        "--start",
+        choices=("drawn", "default"),
+        default="drawn",
+        help="start from each task's drawn rate (default), or from its optimizer's Keras default "
+        "with a small cosine grid around it, as the benchmark does",
+    )
     heldout.add_argument("--json", help="also write the result to this JSON file")
     heldout.set_defaults(handler=_run_meta_eval)
 
@@ -187,7 +194,8 @@ def _run_meta_eval(args) -> int:
     from keras_meta.meta.pipeline import MetaTrainConfig
 
     values = json.loads(pathlib.Path(args.config).read_text()) if args.config else {}
-    result = compare_on_heldout(args.policy, MetaTrainConfig.from_dict(values), tasks=args.tasks, workers=args.workers)
+    config = MetaTrainConfig.from_dict(values)
+    result = compare_on_heldout(args.policy, config, tasks=args.tasks, workers=args.workers, start=args.start)
     print(format_heldout(result))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -20,7 +20,6 @@ About 5 minutes for 24 tasks on one core.
 
 import argparse
 import json
-import math
 import pathlib
 
 import numpy as np
@@ -28,11 +27,7 @@ import numpy as np
 from keras_meta._optimizers import get_lr
 from keras_meta._optimizers import set_lr
 from keras_meta.callbacks import MetaLRCallback
-from keras_meta.meta import heldout
-from keras_meta.meta.families import build_model
-from keras_meta.meta.families import make_data
-from keras_meta.meta.families import sample_task
-from keras_meta.meta.families import train
+from keras_meta.meta.heldout import run_heldout_task
 
 DEFAULT_REFERENCE = pathlib.Path(__file__).parents[1] / "heldout" / "meta-v2_vs_meta-v4.json"
 
@@ -50,22 +45,19 @@ class ExpectedMultiplierCallback(MetaLRCallback):
         self._consecutive_failures = 0
 
 
-def fresh_loss(seed, family, policy, rule):
-    spec = sample_task(seed, **{key: tuple(v) if isinstance(v, list) else v for key, v in family.items()})
-    data = make_data(spec, fresh_samples=heldout.FRESH_SAMPLES)
-    model = build_model(spec)
-    untrained = heldout._fresh_loss(model, data)
-    callback_class = ExpectedMultiplierCallback if rule == "expected" else MetaLRCallback
-    train(model, spec, data, [callback_class(policy=policy, seed=seed)])
-    loss = heldout._fresh_loss(model, data)
-    return loss if math.isfinite(loss) else untrained
+CALLBACKS = {"most_likely": MetaLRCallback, "expected": ExpectedMultiplierCallback}
+
+
+def fresh_loss(seed, family, policy, rule, start):
+    family = {key: tuple(value) if isinstance(value, list) else value for key, value in family.items()}
+    return run_heldout_task(seed, str(policy), family, start, callback_class=CALLBACKS[rule])[1]
 
 
 def rescore(reference, name, policy, rule) -> dict:
     tasks = []
     for task in reference["tasks"]:
         losses = dict(task["losses"])
-        losses[name] = fresh_loss(task["seed"], reference["family"], policy, rule)
+        losses[name] = fresh_loss(task["seed"], reference["family"], policy, rule, reference.get("start", "drawn"))
         tasks.append({"seed": task["seed"], "losses": losses})
     methods = list(tasks[0]["losses"])
     scores = {
@@ -78,7 +70,7 @@ def rescore(reference, name, policy, rule) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policy", required=True)
-    parser.add_argument("--rule", choices=("most_likely", "expected"), default="most_likely")
+    parser.add_argument("--rule", choices=sorted(CALLBACKS), default="most_likely")
     parser.add_argument("--name", required=True)
     parser.add_argument("--reference", default=str(DEFAULT_REFERENCE))
     parser.add_argument("--output", required=True)

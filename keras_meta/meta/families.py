@@ -22,6 +22,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 ACTIVATIONS = ("relu", "tanh", "gelu", "elu")
 SAMPLE_SIZES = (256, 512, 1024, 2048)
 LOG10_LR_RANGE = (-4.5, -0.5)  # initial learning rates from 10**-4.5 to 10**-0.5
+KERAS_DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3}  # what a user starts from
 
 
 @dataclasses.dataclass(frozen=True)

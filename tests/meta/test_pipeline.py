@@ -112,6 +112,30 @@ def test_meta_eval_compares_the_policy_with_both_schedules_on_held_out_tasks(tin
     assert "geometric-mean score" in capsys.readouterr().out
 
 
+def test_meta_eval_from_keras_default_rates_adds_a_cosine_grid_around_them(tiny_run, capsys):
+    from keras_meta.meta.families import KERAS_DEFAULT_LR
+
+    result_file = tiny_run / "heldout_default.json"
+    policy = str(tiny_run / "run" / "policy")
+    arguments = ["meta-eval", "--policy", policy, "--config", str(tiny_run / "config.json"), "--start", "default"]
+    assert cli.main([*arguments, "--tasks", "1", "--workers", "0", "--json", str(result_file)]) == 0
+    result = json.loads(result_file.read_text())
+    grid = ["cosine x0.1", "cosine x0.3", "cosine x3", "cosine x10"]
+    assert result["start"] == "default" and result["methods"] == ["constant", "cosine", *grid, policy]
+    (task,) = result["tasks"]
+    assert task["spec"]["initial_lr"] == KERAS_DEFAULT_LR[task["spec"]["optimizer"]]
+    assert len({round(task["losses"][method], 6) for method in ["cosine", *grid]}) == 5  # five different rates
+    assert min(result["scores"].values()) == 1.0
+    assert "Keras default rates" in capsys.readouterr().out
+
+
+def test_meta_eval_refuses_an_unknown_start():
+    from keras_meta.meta.heldout import compare_on_heldout
+
+    with pytest.raises(ValueError, match="Unknown start"):
+        compare_on_heldout(["default"], tasks=1, workers=0, start="best")
+
+
 def test_the_same_config_reproduces_the_policy_bit_for_bit(tmp_path):
     config = {**TINY, "rounds": 1, "rollouts_per_round": 1, "expert_probability": [1.0]}
     (tmp_path / "config.json").write_text(json.dumps(config))
