@@ -1,0 +1,93 @@
+"""How much of the look-ahead labels a policy network can learn, on rollouts it never saw.
+
+Splits a meta-training run's rollouts (all rounds) into 80% to fit on and 20%
+held out, by rollout, and fits the policy network as `keras-meta meta-train`
+does (`keras_meta.meta.training.fit_policy`). On the held-out decisions it
+reports
+
+* the action head's cross-entropy against the soft labels, beside a uniform
+  guess and the training labels' mean (a constant guess);
+* the regret of acting on it: the log branch loss of the most likely action
+  minus the best branch's (what `keras-meta meta-train`'s evaluation calls
+  regret), and minus the "keep" branch's, beside always taking one action.
+
+Usage:
+    python benchmarks/experiments/label_learnability.py runs/meta-v2
+
+A few minutes on one core.
+"""
+
+import argparse
+import pathlib
+
+import numpy as np
+
+from keras_meta.meta.training import fit_policy
+
+KEEP = 2  # the index of x1 in the action set
+
+
+def rollout_files(run: pathlib.Path) -> list[pathlib.Path]:
+    return sorted(p for p in run.glob("round_*/rollouts/*.npz") if not p.name.endswith(".partial.npz"))
+
+
+def load(paths) -> dict[str, np.ndarray]:
+    parts = {"features": [], "labels": [], "values": [], "branch_losses": []}
+    for path in paths:
+        with np.load(path, allow_pickle=False) as rollout:
+            for key in parts:
+                parts[key].append(rollout[key])
+    return {key: np.concatenate(values) for key, values in parts.items()}
+
+
+def relative_log_losses(branch_losses: np.ndarray) -> np.ndarray:
+    """Each branch's log loss minus the best branch's; NaN where a branch diverged."""
+    logs = np.log(np.maximum(branch_losses, 1e-30))
+    logs = np.where(np.isfinite(logs), logs, np.nan)
+    return logs - np.nanmin(logs, axis=1, keepdims=True)
+
+
+def cross_entropy(probabilities, labels) -> float:
+    return float(-(labels * np.log(np.maximum(probabilities, 1e-12))).sum(axis=1).mean())
+
+
+def regrets(relative, choices) -> tuple[float, float]:
+    chosen = relative[np.arange(len(choices)), choices]
+    return float(np.nanmean(chosen)), float(np.nanmean(chosen - relative[:, KEEP]))
+
+
+def main(run: pathlib.Path, fit_seeds, epochs_options) -> None:
+    paths = rollout_files(run)
+    held_out = np.random.default_rng(0).random(len(paths)) < 0.2
+    train = load([p for p, h in zip(paths, held_out) if not h])
+    test = load([p for p, h in zip(paths, held_out) if h])
+    relative = relative_log_losses(test["branch_losses"])
+    n_test, n_actions = test["labels"].shape
+    print(f"{run}: {len(paths)} rollouts; {len(train['features'])} decisions to fit on, {n_test} held out")
+    print(
+        f"cross-entropy: uniform {cross_entropy(np.full((n_test, n_actions), 1 / n_actions), test['labels']):.3f}, "
+        f"mean training label {cross_entropy(np.tile(train['labels'].mean(axis=0), (n_test, 1)), test['labels']):.3f}"
+    )
+    for action in range(n_actions):
+        best, against_keep = regrets(relative, np.full(n_test, action))
+        print(f"always action {action}: regret {best:.4f}, against keep {against_keep:+.4f}")
+    for seed in fit_seeds:
+        for epochs in epochs_options:
+            policy, _ = fit_policy(train["features"], train["labels"], train["values"], epochs=epochs, seed=seed)
+            probabilities, _ = policy.evaluate_batch(test["features"])
+            choices = probabilities.argmax(axis=1)
+            best, against_keep = regrets(relative, choices)
+            shares = np.round(np.bincount(choices, minlength=n_actions) / n_test, 2).tolist()
+            print(
+                f"fit seed {seed}, {epochs} epochs: cross-entropy {cross_entropy(probabilities, test['labels']):.3f}, "
+                f"regret {best:.4f}, against keep {against_keep:+.4f}, actions {shares}"
+            )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=pathlib.Path)
+    parser.add_argument("--fit-seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[30, 60])
+    arguments = parser.parse_args()
+    main(arguments.run, arguments.fit_seeds, arguments.epochs)
