@@ -11,8 +11,13 @@ reports
   minus the best branch's (what `keras-meta meta-train`'s evaluation calls
   regret), and minus the "keep" branch's, beside always taking one action.
 
+First, over all decisions, it prints each branch's mean log loss relative to
+keeping the rate, and how often each branch is the best, by progress through
+the run.
+
 Usage:
     python benchmarks/experiments/label_learnability.py runs/meta-v2
+    python benchmarks/experiments/label_learnability.py runs/meta-v2 --fit-seeds   # no fitting
 
 A few minutes on one core.
 """
@@ -22,9 +27,11 @@ import pathlib
 
 import numpy as np
 
+from keras_meta.features import FEATURE_NAMES
 from keras_meta.meta.training import fit_policy
 
 KEEP = 2  # the index of x1 in the action set
+PROGRESS_BINS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.01)
 
 
 def rollout_files(run: pathlib.Path) -> list[pathlib.Path]:
@@ -56,8 +63,22 @@ def regrets(relative, choices) -> tuple[float, float]:
     return float(np.nanmean(chosen)), float(np.nanmean(chosen - relative[:, KEEP]))
 
 
+def print_preference_by_progress(data) -> None:
+    relative = relative_log_losses(data["branch_losses"])
+    progress = data["features"][:, FEATURE_NAMES.index("progress")]
+    for low, high in zip(PROGRESS_BINS[:-1], PROGRESS_BINS[1:]):
+        rows = relative[(progress >= low) & (progress < high)]
+        against_keep = np.nanmean(rows - rows[:, KEEP : KEEP + 1], axis=0)
+        best = np.bincount(np.nanargmin(np.where(np.isnan(rows), np.inf, rows), axis=1), minlength=rows.shape[1])
+        print(
+            f"progress {low:.2f}-{min(high, 1.0):.2f} ({len(rows)} decisions): against keep "
+            f"{np.round(against_keep, 3).tolist()}, best {np.round(best / len(rows), 2).tolist()}"
+        )
+
+
 def main(run: pathlib.Path, fit_seeds, epochs_options) -> None:
     paths = rollout_files(run)
+    print_preference_by_progress(load(paths))
     held_out = np.random.default_rng(0).random(len(paths)) < 0.2
     train = load([p for p, h in zip(paths, held_out) if not h])
     test = load([p for p, h in zip(paths, held_out) if h])
@@ -87,7 +108,7 @@ def main(run: pathlib.Path, fit_seeds, epochs_options) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=pathlib.Path)
-    parser.add_argument("--fit-seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--fit-seeds", type=int, nargs="*", default=[0, 1])
     parser.add_argument("--epochs", type=int, nargs="+", default=[30, 60])
     arguments = parser.parse_args()
     main(arguments.run, arguments.fit_seeds, arguments.epochs)
