@@ -47,12 +47,16 @@ class LookaheadConfig:
     temperature: float = 0.02
     score_split: str = "val"
     keep_bonus: float = 0.0
+    cooldown_to_end: bool = False
+    label_every: int = 1
 
     def __post_init__(self):
         if self.score_split not in ("val", "fresh"):
             raise ValueError(f"`score_split` must be 'val' or 'fresh'. Received: {self.score_split!r}")
         if not self.keep_bonus >= 0:
             raise ValueError(f"`keep_bonus` must be >= 0. Received: {self.keep_bonus!r}")
+        if not (isinstance(self.label_every, int) and self.label_every >= 1):
+            raise ValueError(f"`label_every` must be an integer >= 1. Received: {self.label_every!r}")
 
 
 class BranchScorer:
@@ -76,13 +80,15 @@ class BranchScorer:
         self.twin.compile(type(optimizer).from_config(optimizer.get_config()), model.loss)
         self.twin.optimizer.build(self.twin.trainable_variables)
 
-    def branch_losses(self, model, lr: float, multipliers) -> np.ndarray:
+    def branch_losses(self, model, lr: float, multipliers, remaining_steps=None) -> np.ndarray:
         """Held-out loss after each branch; `inf` where a branch diverged.
 
         Args:
             model: The model whose current state the branches start from.
             lr: Float. The current learning rate.
             multipliers: Sequence of floats. One branch per multiplier.
+            remaining_steps: Integer. Steps left in the run; required when
+                the config's `cooldown_to_end` is set.
 
         Returns:
             Array of shape `(len(multipliers),)`.
@@ -93,18 +99,25 @@ class BranchScorer:
             raise ValueError(
                 "The model's optimizer is not built like its twin's; score branches only after training has begun."
             )
-        train_batches = self._batches("train", self.config.horizon + self.config.cooldown)
+        horizon, cooldown = self.config.horizon, self._cooldown(remaining_steps)
+        train_batches = self._batches("train", horizon + cooldown)
         val_batch = self._validation_batch()
         losses = []
         for multiplier in multipliers:
             self.twin.set_weights(weights)
             for variable, value in zip(self.twin.optimizer.variables, optimizer_values):
                 variable.assign(value)
-            losses.append(self._run_branch(lr * multiplier, train_batches, val_batch))
+            losses.append(self._run_branch(lr * multiplier, train_batches, val_batch, horizon, cooldown))
         return np.array(losses)
 
-    def _run_branch(self, rate, train_batches, val_batch) -> float:
-        horizon, cooldown = self.config.horizon, self.config.cooldown
+    def _cooldown(self, remaining_steps) -> int:
+        if not self.config.cooldown_to_end:
+            return self.config.cooldown
+        if remaining_steps is None:
+            raise ValueError("`cooldown_to_end` needs the steps left in the run (`remaining_steps`).")
+        return max(int(remaining_steps) - self.config.horizon, 0)
+
+    def _run_branch(self, rate, train_batches, val_batch, horizon, cooldown) -> float:
         for step, (x, y) in enumerate(train_batches):
             annealed = 1.0 if step < horizon else 1.0 - (step - horizon + 1) / (cooldown + 1)
             set_lr(self.twin.optimizer, rate * annealed)

@@ -64,6 +64,9 @@ class MetaTrainConfig:
             distribution, never trained on).
         keep_bonus: Float. Log-loss advantage of keeping the rate in the
             soft labels (see `LookaheadConfig`).
+        cooldown_to_end: Boolean. Branches cool down until the end of the
+            run instead of `cooldown` steps (see `LookaheadConfig`).
+        label_every: Integer. Label every this many decisions of a rollout.
         hidden: Tuple of integers. The policy's trunk.
         train_epochs: Integer. Epochs of each policy fit.
         workers: Integer. Rollout processes (0 = in this process).
@@ -87,6 +90,8 @@ class MetaTrainConfig:
     temperature: float = 0.02
     score_split: str = "val"
     keep_bonus: float = 0.0
+    cooldown_to_end: bool = False
+    label_every: int = 1
     hidden: tuple = (64, 64)
     train_epochs: int = 60
     workers: int = 2
@@ -111,6 +116,8 @@ class MetaTrainConfig:
             temperature=self.temperature,
             score_split=self.score_split,
             keep_bonus=self.keep_bonus,
+            cooldown_to_end=self.cooldown_to_end,
+            label_every=self.label_every,
         )
 
     def to_dict(self) -> dict:
@@ -212,8 +219,8 @@ def _claim_output_dir(config: MetaTrainConfig, output_dir: pathlib.Path) -> None
     output_dir.mkdir(parents=True, exist_ok=True)
     config_file = output_dir / "config.json"
     if config_file.exists():
-        existing = json.loads(config_file.read_text())
-        if existing != config.to_dict():
+        existing = MetaTrainConfig.from_dict(json.loads(config_file.read_text()))  # older files lack newer keys
+        if existing != config:
             raise ValueError(
                 f"{output_dir} holds a meta-training run with another configuration ({config_file}). "
                 "Resume it with the same configuration, or choose a new output folder."
@@ -232,8 +239,8 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
         "version": f"{config.seed}.{round_index}",
         "kind": "meta-trained",
         "description": (
-            f"Meta-trained by DAgger with look-ahead labels (horizon {config.horizon}, cool-down "
-            f"{config.cooldown}) on synthetic task families only; round {round_index + 1} of {config.rounds}."
+            f"Meta-trained by DAgger with look-ahead labels (horizon {config.horizon}, {_cooldown_words(config)}) "
+            f"on synthetic task families only; round {round_index + 1} of {config.rounds}."
         ),
         "decisions_per_run": 40,
         "training": {
@@ -302,6 +309,12 @@ def _run_rollouts(jobs, directory: pathlib.Path, config: MetaTrainConfig, progre
                 bar.update()
     finally:
         bar.close()
+
+
+def _cooldown_words(config) -> str:
+    """The card's words for the branches' cool-down and how many decisions are labelled."""
+    words = "cool-down to the end of the run" if config.cooldown_to_end else f"cool-down {config.cooldown}"
+    return words + (f", every {config.label_every} decisions labelled" if config.label_every > 1 else "")
 
 
 def _initial_rates(config) -> str:

@@ -46,6 +46,10 @@ class LabellingCallback(MetaLRCallback):
     Its explosion guard is off: rollouts record runs as they go, and the
     shipped policies were meta-trained without it (a guard here would change
     what a config reproduces).
+
+    With `label_every > 1` only every so many decisions are labelled; at the
+    others the expert (who has no label there) keeps the rate, and the
+    policy and exploration act as usual.
     """
 
     def __init__(self, policy, scorer, config: RolloutConfig, seed: int):
@@ -54,20 +58,30 @@ class LabellingCallback(MetaLRCallback):
         self.samples = []
         self._keep_index = list(self.policy.multipliers).index(1.0)
 
+    def _reset(self):
+        super()._reset()
+        self._decisions_seen = 0
+
     def _choose_action(self, features, probabilities) -> int:
-        lr = get_lr(self.model.optimizer)
-        branch_losses = self.scorer.branch_losses(self.model, lr, self.policy.multipliers)
         lookahead = self.config.lookahead
-        labels = soft_labels(branch_losses, lookahead.temperature, self._keep_index, lookahead.keep_bonus)
-        window = self.losses[-self._window :]
-        self.samples.append(
-            {"features": features, "labels": labels, "branch_losses": branch_losses, "loss": float(np.mean(window))}
-        )
+        labelled = self._decisions_seen % lookahead.label_every == 0
+        self._decisions_seen += 1
+        expert_action = self._keep_index
+        if labelled:
+            lr = get_lr(self.model.optimizer)
+            remaining = self._total_steps - self._step if self._total_steps else None
+            branch_losses = self.scorer.branch_losses(self.model, lr, self.policy.multipliers, remaining)
+            labels = soft_labels(branch_losses, lookahead.temperature, self._keep_index, lookahead.keep_bonus)
+            window = self.losses[-self._window :]
+            self.samples.append(
+                {"features": features, "labels": labels, "branch_losses": branch_losses, "loss": float(np.mean(window))}
+            )
+            expert_action = int(np.argmax(labels))
         draw = self._rng.random()
         if draw < self.config.exploration:
             return int(self._rng.integers(len(probabilities)))
         if draw < self.config.exploration + self.config.expert_probability:
-            return int(np.argmax(labels))
+            return expert_action
         return int(self._rng.choice(len(probabilities), p=probabilities))
 
 

@@ -67,3 +67,16 @@ def test_soft_labels_edge_cases():
     np.testing.assert_allclose(soft_labels(np.array([np.inf, np.inf]), 0.1), [1.0, 0.0])
     labels = soft_labels(np.array([0.0, 1.0, np.nan]), 0.1)
     assert labels[0] == pytest.approx(1.0) and labels[2] == 0.0
+
+
+def test_a_cooldown_to_the_end_runs_each_branch_for_the_rest_of_the_run(trained):
+    spec, data, model = trained
+    config = LookaheadConfig(horizon=3, cooldown=2, cooldown_to_end=True)
+    scorer = BranchScorer(model, data, spec.batch_size, config)
+    start = int(model.optimizer.iterations.numpy())
+    scorer.branch_losses(model, 1e-3, [1.0], remaining_steps=9)
+    assert int(scorer.twin.optimizer.iterations.numpy()) == start + 9  # 3 at the rate, 6 annealed, not 3 + 2
+    with pytest.raises(ValueError, match="remaining_steps"):
+        scorer.branch_losses(model, 1e-3, [1.0])
+    with pytest.raises(ValueError, match="label_every"):
+        LookaheadConfig(label_every=0)

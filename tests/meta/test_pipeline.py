@@ -157,3 +157,16 @@ def test_the_task_family_of_a_config_is_what_its_tasks_are_drawn_with():
     assert {spec.n_samples for spec in specs} == {64}
     assert {spec.optimizer for spec in specs} == {"sgd"}
     assert all(10**-5.5 <= spec.initial_lr <= 10**-5.0 for spec in specs)
+
+
+def test_a_run_folder_from_before_the_newer_config_keys_still_resumes(tmp_path):
+    import dataclasses
+
+    from keras_meta.meta.pipeline import _claim_output_dir
+
+    config = MetaTrainConfig.from_dict(TINY)
+    older = {k: v for k, v in config.to_dict().items() if k not in ("cooldown_to_end", "label_every")}
+    (tmp_path / "config.json").write_text(json.dumps(older))
+    _claim_output_dir(config, tmp_path)  # the same run: accepted
+    with pytest.raises(ValueError, match="another configuration"):
+        _claim_output_dir(dataclasses.replace(config, label_every=2), tmp_path)

@@ -1,0 +1,29 @@
+"""Rollouts: a real (tiny) training run under the labelling callback."""
+
+import dataclasses
+
+import numpy as np
+
+from keras_meta.meta.families import sample_task
+from keras_meta.meta.lookahead import LookaheadConfig
+from keras_meta.meta.rollouts import RolloutConfig
+from keras_meta.meta.rollouts import run_rollout
+
+
+def tiny_spec():
+    spec = sample_task(3, optimizers=("adam",), sample_sizes=(128,), max_epochs=20, max_steps=60)
+    return dataclasses.replace(spec, epochs=8, batch_size=32)  # 4 steps an epoch, 32 in all
+
+
+def test_every_decision_is_labelled_by_default():
+    rollout = run_rollout(tiny_spec(), "handwritten", RolloutConfig(lookahead=LookaheadConfig(horizon=2, cooldown=1)))
+    assert len(rollout["features"]) == len(rollout["labels"]) == len(rollout["values"]) > 10
+    np.testing.assert_allclose(rollout["labels"].sum(axis=1), 1.0)
+
+
+def test_label_every_labels_only_some_decisions_and_a_cooldown_can_run_to_the_end():
+    every = run_rollout(tiny_spec(), "handwritten", RolloutConfig(lookahead=LookaheadConfig(horizon=2, cooldown=1)))
+    lookahead = LookaheadConfig(horizon=2, cooldown_to_end=True, label_every=4)
+    sparse = run_rollout(tiny_spec(), "handwritten", RolloutConfig(lookahead=lookahead))
+    assert len(sparse["labels"]) == -(-len(every["labels"]) // 4)  # decisions 0, 4, 8, ...
+    assert np.isfinite(sparse["branch_losses"]).all() and np.isfinite(sparse["values"]).all()
