@@ -58,14 +58,9 @@ class LabellingCallback(MetaLRCallback):
         self.samples = []
         self._keep_index = list(self.policy.multipliers).index(1.0)
 
-    def _reset(self):
-        super()._reset()
-        self._decisions_seen = 0
-
     def _choose_action(self, features, probabilities) -> int:
         lookahead = self.config.lookahead
-        labelled = self._decisions_seen % lookahead.label_every == 0
-        self._decisions_seen += 1
+        labelled = len(self.decisions) % lookahead.label_every == 0  # this decision's index
         expert_action = self._keep_index
         if labelled:
             lr = get_lr(self.model.optimizer)
