@@ -132,6 +132,14 @@ class MetaLRCallback(keras.callbacks.Callback):
             weights and optimizer state every this many decisions. `None`
             picks the period that keeps the snapshots' cost under 0.25% of the
             training time, measured as training goes.
+        final_cooldown: Float in [0, 1) or `None`. The last this fraction of
+            the run's steps is a cool-down: the policy is no longer asked,
+            and the rate falls linearly from where the policy left it to zero
+            at the run's end (the "decay" of a warmup-stable-decay schedule).
+            `None` takes the fraction the policy was meta-trained with (its
+            card's `final_cooldown`; 0 for policies trained without one).
+            Needs the run's length: in a run whose steps per epoch Keras
+            cannot tell, it begins only after the first epoch.
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """
 
@@ -148,10 +156,13 @@ class MetaLRCallback(keras.callbacks.Callback):
         recovery_factor=0.1,
         max_recoveries=3,
         snapshot_every=None,
+        final_cooldown=None,
         verbose=0,
     ):
         super().__init__()
         _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoveries, snapshot_every)
+        if final_cooldown is not None and not 0 <= final_cooldown < 1:
+            raise ValueError(f"`final_cooldown` must lie in [0, 1) or None. Received: final_cooldown={final_cooldown}")
         if explosion_factor is not None and not explosion_factor > 1:
             raise ValueError(f"`explosion_factor` must be > 1 or None. Received: explosion_factor={explosion_factor}")
         self.policy = load_policy(policy)
@@ -166,6 +177,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.recovery_factor = float(recovery_factor)
         self.max_recoveries = int(max_recoveries)
         self.snapshot_every = snapshot_every
+        self.final_cooldown = final_cooldown
         self.verbose = verbose
         self._reset()
 
@@ -190,6 +202,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._snapshot_period = self.snapshot_every or 1
         self._decisions_since_snapshot = 0
         self._last_decision_time = time.perf_counter()
+        self._cooldown_start: tuple[int, float] | None = None  # (step, rate) where the final cool-down began
         self._start_running_mean(batch=-1)
 
     def _start_running_mean(self, batch):
@@ -215,6 +228,9 @@ class MetaLRCallback(keras.callbacks.Callback):
             )
             set_lr(optimizer, clamped)
         self._initial_lr = clamped
+        self._final_cooldown_fraction = (
+            float(self.policy.card.get("final_cooldown", 0.0)) if self.final_cooldown is None else self.final_cooldown
+        )
         self._epochs = self._run_epochs()
         self._configure_schedule(self.params.get("steps"))
         self._take_snapshot()
@@ -243,7 +259,9 @@ class MetaLRCallback(keras.callbacks.Callback):
         if self._exploded():
             self._recover(batch, cause="exploded")
             return
-        if self._step - self._last_decision_step >= self._interval:
+        if self._in_final_cooldown():
+            self._cool_down()
+        elif self._step - self._last_decision_step >= self._interval:
             now = time.perf_counter()
             seconds_per_interval, self._last_decision_time = now - self._last_decision_time, now
             self._decide()
@@ -314,6 +332,20 @@ class MetaLRCallback(keras.callbacks.Callback):
         if self._total_steps:
             return self._step / self._total_steps
         return self._epoch / self._epochs
+
+    def _in_final_cooldown(self) -> bool:
+        if not (self._final_cooldown_fraction and self._total_steps):
+            return False
+        return self._step >= self._total_steps * (1.0 - self._final_cooldown_fraction)
+
+    def _cool_down(self):
+        """Sets the rate of the next step on the line from the cool-down's first rate to zero at the run's end."""
+        optimizer = self.model.optimizer
+        if self._cooldown_start is None:
+            self._cooldown_start = (self._step, get_lr(optimizer))
+        start_step, start_lr = self._cooldown_start
+        span = max(self._total_steps - start_step, 1)
+        set_lr(optimizer, start_lr * max(self._total_steps - self._step, 0) / span)
 
     def _decide(self):
         optimizer = self.model.optimizer
@@ -423,6 +455,9 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._start_running_mean(batch)
         new_lr = _clamp(old_lr * self.recovery_factor, self.min_lr, self.max_lr)
         set_lr(optimizer, new_lr)
+        if self._cooldown_start is not None:  # the cool-down goes on from the cut rate
+            start_step, start_lr = self._cooldown_start
+            self._cooldown_start = (start_step, start_lr * self.recovery_factor)
         self.recoveries.append(Recovery(self._step, self._snapshot.step, old_lr, new_lr, cause))
         if self.verbose:
             print(
@@ -454,6 +489,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             "recovery_factor": self.recovery_factor,
             "max_recoveries": self.max_recoveries,
             "snapshot_every": self.snapshot_every,
+            "final_cooldown": self.final_cooldown,
             "verbose": self.verbose,
         }
 

@@ -49,6 +49,11 @@ def render_model_card(policy, bench_report=None) -> str:
         "log(final loss / current loss).",
         f"* {card['decisions_per_run']} decisions per run by default; "
         f"{sum(a.size for a in policy.weight_arrays().values()):,} weights.",
+        *(
+            [f"* The last {card['final_cooldown']:.0%} of each run is a linear cool-down to zero, with no decisions."]
+            if card.get("final_cooldown")
+            else []
+        ),
         "",
     ]
     if training:

@@ -87,8 +87,8 @@ class Policy:
         feature_std: Array. Divides the centred features.
         activation: String. The trunk's activation, `"tanh"` or `"relu"`.
         card: Dict. Descriptive metadata (name, version, kind, description,
-            decisions_per_run, training, evaluation). Missing keys get
-            defaults.
+            decisions_per_run, final_cooldown, training, evaluation).
+            Missing keys get defaults.
     """
 
     def __init__(
@@ -310,6 +310,9 @@ def _check_card(card: dict, source: str) -> None:
         raise PolicyError(
             f"Policy card {source}: `decisions_per_run` must be a positive integer. Received: {decisions!r}"
         )
+    cooldown = card.get("final_cooldown", 0.0)
+    if not (_is_number(cooldown) and 0 <= cooldown < 1):
+        raise PolicyError(f"Policy card {source}: `final_cooldown` must be a number in [0, 1). Received: {cooldown!r}")
 
 
 def _is_number(value) -> bool:

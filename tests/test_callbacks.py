@@ -66,6 +66,39 @@ def test_the_optimizer_trains_with_the_rate_the_policy_sets(halving_policy):
     assert moved(steered) < 0.5 * moved(constant)
 
 
+class RateRecorder(keras.callbacks.Callback):
+    """Records the rate each batch trained with (it runs before the batch)."""
+
+    def on_train_begin(self, logs=None):
+        self.rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.rates.append(lr_of(self.model))
+
+
+def test_final_cooldown_anneals_the_rate_linearly_to_zero_with_no_decisions():
+    model, recorder = tiny_model(lr=1e-2), RateRecorder()
+    callback = MetaLRCallback(fixed_policy(0.0), interval=1, final_cooldown=0.25)
+    x, y = regression_data()
+    model.fit(x, y, batch_size=8, epochs=4, verbose=0, callbacks=[callback, recorder])  # 32 steps
+    assert [d.step for d in callback.decisions] == list(range(1, 24))  # none in the last quarter
+    # Steps 1-24 train at 1e-2; after step s >= 24 the next runs at 1e-2 * (32 - s) / 8.
+    expected = [1e-2] * 24 + [1e-2 * (32 - s) / 8 for s in range(24, 32)]
+    np.testing.assert_allclose(recorder.rates, expected, rtol=1e-6)
+    assert lr_of(model) == 0.0
+
+
+def test_final_cooldown_defaults_to_the_policys_card_and_zero_turns_it_off():
+    policy = fixed_policy(1.0)
+    policy = type(policy).from_config({**policy.get_config(), "card": {**policy.card, "final_cooldown": 0.5}})
+    trained_with_one = MetaLRCallback(policy, interval=1, max_lr=1e-2)
+    fit(tiny_model(lr=1e-3), trained_with_one, epochs=2)  # 16 steps
+    assert [d.step for d in trained_with_one.decisions] == list(range(1, 8))
+    turned_off = MetaLRCallback(policy, interval=1, max_lr=1e-2, final_cooldown=0.0)
+    fit(tiny_model(lr=1e-3), turned_off, epochs=2)
+    assert len(turned_off.decisions) == 16
+
+
 def test_automatic_interval_spreads_the_policys_decisions_over_the_run():
     policy = fixed_policy(0.0)  # its card asks for 10 decisions a run
     callback = MetaLRCallback(policy)
@@ -294,7 +327,7 @@ def test_deepcopy_before_and_after_training(halving_policy):
 @pytest.mark.parametrize("policy", ["default", "object", "path"])
 def test_config_round_trip(policy, halving_policy, tmp_path):
     argument = {"default": "default", "object": halving_policy, "path": halving_policy.save(tmp_path / "p")}[policy]
-    callback = MetaLRCallback(argument, interval=3, min_lr=1e-5, max_lr=0.3, sample=True, seed=7)
+    callback = MetaLRCallback(argument, interval=3, min_lr=1e-5, max_lr=0.3, sample=True, seed=7, final_cooldown=0.2)
     assert json.loads(json.dumps(callback.get_config()))  # plain JSON
     clone = MetaLRCallback.from_config(callback.get_config())
     assert clone.get_config() == callback.get_config()
@@ -335,6 +368,8 @@ def test_refitting_resets_the_record(halving_policy):
         ({"recovery_factor": 1.5}, "recovery_factor"),
         ({"max_recoveries": -1}, "max_recoveries"),
         ({"snapshot_every": 0}, "snapshot_every"),
+        ({"final_cooldown": 1.0}, "final_cooldown"),
+        ({"final_cooldown": -0.1}, "final_cooldown"),
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, match):

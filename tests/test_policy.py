@@ -155,6 +155,8 @@ def test_mismatched_feature_spec_or_format_is_refused(tmp_path):
         ({"actions": ["x"]}, "actions"),
         ({"decisions_per_run": 0}, "decisions_per_run"),
         ({"decisions_per_run": "40"}, "decisions_per_run"),
+        ({"final_cooldown": 1.0}, "final_cooldown"),
+        ({"final_cooldown": "0.2"}, "final_cooldown"),
     ],
 )
 def test_bad_card_values_are_refused(tmp_path, changes, match):

@@ -13,6 +13,8 @@ rate and runs the optimizer at that base times a cosine decay over the run.
 The reference's start ("drawn" or "default", see `keras-meta meta-eval
 --start`) is kept. `--rule ensemble --policy a+b` acts on the mean of the
 action probabilities of policies a and b (the most likely action).
+`--final-cooldown F` runs any rule with `MetaLRCallback(final_cooldown=F)`:
+the last F of each run anneals to zero with no decisions.
 
 Usage:
     python benchmarks/experiments/rescore_heldout.py --policy meta-v2 --rule expected \\
@@ -24,6 +26,7 @@ About 5 minutes for 24 tasks on one core.
 """
 
 import argparse
+import functools
 import json
 import math
 import pathlib
@@ -105,23 +108,33 @@ CALLBACKS = {
 }
 
 
-def fresh_loss(seed, family, policy, rule, start):
+def fresh_loss(seed, family, policy, rule, start, final_cooldown=None):
     family = {key: tuple(value) if isinstance(value, list) else value for key, value in family.items()}
-    return run_heldout_task(seed, str(policy), family, start, callback_class=CALLBACKS[rule])[1]
+    callback_class = functools.partial(CALLBACKS[rule], final_cooldown=final_cooldown)
+    return run_heldout_task(seed, str(policy), family, start, callback_class=callback_class)[1]
 
 
-def rescore(reference, name, policy, rule) -> dict:
+def rescore(reference, name, policy, rule, final_cooldown=None) -> dict:
     tasks = []
+    start = reference.get("start", "drawn")
     for task in reference["tasks"]:
         losses = dict(task["losses"])
-        losses[name] = fresh_loss(task["seed"], reference["family"], policy, rule, reference.get("start", "drawn"))
+        losses[name] = fresh_loss(task["seed"], reference["family"], policy, rule, start, final_cooldown)
         tasks.append({"seed": task["seed"], "losses": losses})
     methods = list(tasks[0]["losses"])
     scores = {
         m: float(np.exp(np.mean([np.log(t["losses"][m] / min(t["losses"].values())) for t in tasks]))) for m in methods
     }
     wins = {m: float(np.mean([t["losses"][name] < t["losses"][m] for t in tasks])) for m in methods if m != name}
-    return {"candidate": name, "policy": str(policy), "rule": rule, "scores": scores, "wins": wins, "tasks": tasks}
+    return {
+        "candidate": name,
+        "policy": str(policy),
+        "rule": rule,
+        "final_cooldown": final_cooldown,
+        "scores": scores,
+        "wins": wins,
+        "tasks": tasks,
+    }
 
 
 if __name__ == "__main__":
@@ -130,10 +143,10 @@ if __name__ == "__main__":
     parser.add_argument("--rule", choices=sorted(CALLBACKS), default="most_likely")
     parser.add_argument("--name", required=True)
     parser.add_argument("--reference", default=str(DEFAULT_REFERENCE))
+    parser.add_argument("--final-cooldown", type=float, default=None)
     parser.add_argument("--output", required=True)
     arguments = parser.parse_args()
-    result = rescore(
-        json.loads(pathlib.Path(arguments.reference).read_text()), arguments.name, arguments.policy, arguments.rule
-    )
+    reference = json.loads(pathlib.Path(arguments.reference).read_text())
+    result = rescore(reference, arguments.name, arguments.policy, arguments.rule, arguments.final_cooldown)
     pathlib.Path(arguments.output).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({"scores": result["scores"], "wins": result["wins"]}, indent=1))

@@ -39,6 +39,17 @@ class LookaheadConfig:
             the task's distribution, see `families.make_data`; on a small
             task it scores generalisation far less noisily than a small
             validation split).
+        keep_bonus: Float >= 0. Log-loss advantage given to keeping the
+            rate (see `soft_labels`).
+        cooldown_to_end: Boolean. Branches last until the end of the run:
+            the candidate rate for `horizon` steps (or, with a
+            `final_cooldown`, until the run's final cool-down begins), then a
+            linear decay to zero over the steps left. `cooldown` is unused.
+        label_every: Integer >= 1. Label only every this many decisions of a
+            rollout (see `rollouts.LabellingCallback`).
+        final_cooldown: Float in [0, 1). The fraction of each rollout that
+            is a final cool-down, as `MetaLRCallback(final_cooldown=...)`
+            runs it: no decisions there, the rate annealed to zero.
     """
 
     horizon: int = 20
@@ -49,6 +60,7 @@ class LookaheadConfig:
     keep_bonus: float = 0.0
     cooldown_to_end: bool = False
     label_every: int = 1
+    final_cooldown: float = 0.0
 
     def __post_init__(self):
         if self.score_split not in ("val", "fresh"):
@@ -57,6 +69,8 @@ class LookaheadConfig:
             raise ValueError(f"`keep_bonus` must be >= 0. Received: {self.keep_bonus!r}")
         if not (isinstance(self.label_every, int) and self.label_every >= 1):
             raise ValueError(f"`label_every` must be an integer >= 1. Received: {self.label_every!r}")
+        if not 0 <= self.final_cooldown < 1:
+            raise ValueError(f"`final_cooldown` must lie in [0, 1). Received: {self.final_cooldown!r}")
 
 
 class BranchScorer:
@@ -80,7 +94,7 @@ class BranchScorer:
         self.twin.compile(type(optimizer).from_config(optimizer.get_config()), model.loss)
         self.twin.optimizer.build(self.twin.trainable_variables)
 
-    def branch_losses(self, model, lr: float, multipliers, remaining_steps=None) -> np.ndarray:
+    def branch_losses(self, model, lr: float, multipliers, remaining_steps=None, final_cooldown_steps=0) -> np.ndarray:
         """Held-out loss after each branch; `inf` where a branch diverged.
 
         Args:
@@ -89,6 +103,9 @@ class BranchScorer:
             multipliers: Sequence of floats. One branch per multiplier.
             remaining_steps: Integer. Steps left in the run; required when
                 the config's `cooldown_to_end` is set.
+            final_cooldown_steps: Integer. Length of the run's final
+                cool-down, in steps; with `cooldown_to_end` a branch keeps
+                its candidate rate until the cool-down begins.
 
         Returns:
             Array of shape `(len(multipliers),)`.
@@ -99,7 +116,7 @@ class BranchScorer:
             raise ValueError(
                 "The model's optimizer is not built like its twin's; score branches only after training has begun."
             )
-        horizon, cooldown = self.config.horizon, self._cooldown(remaining_steps)
+        horizon, cooldown = self._schedule(remaining_steps, final_cooldown_steps)
         train_batches = self._batches("train", horizon + cooldown)
         val_batch = self._validation_batch()
         losses = []
@@ -110,12 +127,17 @@ class BranchScorer:
             losses.append(self._run_branch(lr * multiplier, train_batches, val_batch, horizon, cooldown))
         return np.array(losses)
 
-    def _cooldown(self, remaining_steps) -> int:
+    def _schedule(self, remaining_steps, final_cooldown_steps) -> tuple[int, int]:
+        """A branch's steps at the candidate rate and steps of decay to zero."""
+        horizon = self.config.horizon
         if not self.config.cooldown_to_end:
-            return self.config.cooldown
+            return horizon, self.config.cooldown
         if remaining_steps is None:
             raise ValueError("`cooldown_to_end` needs the steps left in the run (`remaining_steps`).")
-        return max(int(remaining_steps) - self.config.horizon, 0)
+        remaining = int(remaining_steps)
+        if final_cooldown_steps:
+            horizon = max(horizon, remaining - int(final_cooldown_steps))
+        return horizon, max(remaining - horizon, 0)
 
     def _run_branch(self, rate, train_batches, val_batch, horizon, cooldown) -> float:
         for step, (x, y) in enumerate(train_batches):

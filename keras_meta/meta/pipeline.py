@@ -67,6 +67,10 @@ class MetaTrainConfig:
         cooldown_to_end: Boolean. Branches cool down until the end of the
             run instead of `cooldown` steps (see `LookaheadConfig`).
         label_every: Integer. Label every this many decisions of a rollout.
+        final_cooldown: Float in [0, 1). The fraction of every run that is a
+            final cool-down to zero with no decisions; rollouts run it, with
+            `cooldown_to_end` branches are scored through it, and the policy's
+            card carries it, so that `MetaLRCallback` runs it too.
         hidden: Tuple of integers. The policy's trunk.
         train_epochs: Integer. Epochs of each policy fit.
         workers: Integer. Rollout processes (0 = in this process).
@@ -92,6 +96,7 @@ class MetaTrainConfig:
     keep_bonus: float = 0.0
     cooldown_to_end: bool = False
     label_every: int = 1
+    final_cooldown: float = 0.0
     hidden: tuple = (64, 64)
     train_epochs: int = 60
     workers: int = 2
@@ -118,6 +123,7 @@ class MetaTrainConfig:
             keep_bonus=self.keep_bonus,
             cooldown_to_end=self.cooldown_to_end,
             label_every=self.label_every,
+            final_cooldown=self.final_cooldown,
         )
 
     def to_dict(self) -> dict:
@@ -243,6 +249,7 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
             f"on synthetic task families only; round {round_index + 1} of {config.rounds}."
         ),
         "decisions_per_run": 40,
+        "final_cooldown": config.final_cooldown,
         "training": {
             "families": (
                 "teacher regression, teacher classification, Gaussian mixtures (synthetic only); "
@@ -314,7 +321,8 @@ def _run_rollouts(jobs, directory: pathlib.Path, config: MetaTrainConfig, progre
 def _cooldown_words(config) -> str:
     """The card's words for the branches' cool-down and how many decisions are labelled."""
     words = "cool-down to the end of the run" if config.cooldown_to_end else f"cool-down {config.cooldown}"
-    return words + (f", every {config.label_every} decisions labelled" if config.label_every > 1 else "")
+    words += f", every {config.label_every} decisions labelled" if config.label_every > 1 else ""
+    return words + (f", final {config.final_cooldown:.0%} of each run a cool-down" if config.final_cooldown else "")
 
 
 def _initial_rates(config) -> str:

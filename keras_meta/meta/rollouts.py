@@ -53,7 +53,9 @@ class LabellingCallback(MetaLRCallback):
     """
 
     def __init__(self, policy, scorer, config: RolloutConfig, seed: int):
-        super().__init__(policy=policy, seed=seed, explosion_factor=None)
+        super().__init__(
+            policy=policy, seed=seed, explosion_factor=None, final_cooldown=config.lookahead.final_cooldown
+        )
         self.scorer, self.config = scorer, config
         self.samples = []
         self._keep_index = list(self.policy.multipliers).index(1.0)
@@ -64,8 +66,13 @@ class LabellingCallback(MetaLRCallback):
         expert_action = self._keep_index
         if labelled:
             lr = get_lr(self.model.optimizer)
-            remaining = self._total_steps - self._step if self._total_steps else None
-            branch_losses = self.scorer.branch_losses(self.model, lr, self.policy.multipliers, remaining)
+            remaining, cooldown_steps = None, 0
+            if self._total_steps:
+                remaining = self._total_steps - self._step
+                cooldown_steps = round(self._total_steps * self._final_cooldown_fraction)
+            branch_losses = self.scorer.branch_losses(
+                self.model, lr, self.policy.multipliers, remaining, cooldown_steps
+            )
             labels = soft_labels(branch_losses, lookahead.temperature, self._keep_index, lookahead.keep_bonus)
             window = self.losses[-self._window :]
             self.samples.append(

@@ -80,3 +80,16 @@ def test_a_cooldown_to_the_end_runs_each_branch_for_the_rest_of_the_run(trained)
         scorer.branch_losses(model, 1e-3, [1.0])
     with pytest.raises(ValueError, match="label_every"):
         LookaheadConfig(label_every=0)
+
+
+@pytest.mark.parametrize("final_cooldown_steps, decay_steps", [(4, 4), (8, 6), (0, 6)])
+def test_with_a_final_cooldown_a_branch_keeps_its_rate_until_the_cooldown_begins(
+    trained, final_cooldown_steps, decay_steps
+):
+    spec, data, model = trained
+    scorer = BranchScorer(model, data, spec.batch_size, LookaheadConfig(horizon=3, cooldown_to_end=True))
+    scorer.branch_losses(model, 1e-3, [1.0], remaining_steps=9, final_cooldown_steps=final_cooldown_steps)
+    # The last step runs at rate / (decay steps + 1); at least `horizon` steps keep the rate.
+    assert float(scorer.twin.optimizer.learning_rate.numpy()) == pytest.approx(1e-3 / (decay_steps + 1))
+    with pytest.raises(ValueError, match="final_cooldown"):
+        LookaheadConfig(final_cooldown=1.0)

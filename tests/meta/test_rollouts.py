@@ -27,3 +27,11 @@ def test_label_every_labels_only_some_decisions_and_a_cooldown_can_run_to_the_en
     sparse = run_rollout(tiny_spec(), "handwritten", RolloutConfig(lookahead=lookahead))
     assert len(sparse["labels"]) == -(-len(every["labels"]) // 4)  # decisions 0, 4, 8, ...
     assert np.isfinite(sparse["branch_losses"]).all() and np.isfinite(sparse["values"]).all()
+
+
+def test_a_final_cooldown_has_no_decisions_and_scores_branches_through_it():
+    every = run_rollout(tiny_spec(), "handwritten", RolloutConfig(lookahead=LookaheadConfig(horizon=2, cooldown=1)))
+    lookahead = LookaheadConfig(horizon=2, cooldown_to_end=True, final_cooldown=0.25)
+    cooled = run_rollout(tiny_spec(), "handwritten", RolloutConfig(lookahead=lookahead))
+    assert len(cooled["labels"]) == 23 and len(every["labels"]) == 32  # one decision a step; none in steps 24-32
+    assert np.isfinite(cooled["branch_losses"]).all()
