@@ -135,7 +135,8 @@ class MetaLRCallback(keras.callbacks.Callback):
         final_cooldown: Float in [0, 1) or `None`. The last this fraction of
             the run's steps is a cool-down: the policy is no longer asked,
             and the rate falls linearly from where the policy left it to zero
-            at the run's end (the "decay" of a warmup-stable-decay schedule).
+            at the run's end (the "decay" of a warmup-stable-decay schedule),
+            below `min_lr`. A recovery there cuts the rest of the line.
             `None` takes the fraction the policy was meta-trained with (its
             card's `final_cooldown`; 0 for policies trained without one).
             Needs the run's length: in a run whose steps per epoch Keras
@@ -202,7 +203,8 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._snapshot_period = self.snapshot_every or 1
         self._decisions_since_snapshot = 0
         self._last_decision_time = time.perf_counter()
-        self._cooldown_start: tuple[int, float] | None = None  # (step, rate) where the final cool-down began
+        self._cooldown_lr: float | None = None  # the rate where the final cool-down began
+        self._first_epoch: int | None = None
         self._start_running_mean(batch=-1)
 
     def _start_running_mean(self, batch):
@@ -236,6 +238,8 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._take_snapshot()
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch is None:
+            self._first_epoch = epoch
         if self._step == 0 and epoch > 0 and self._steps_per_epoch:
             # fit(initial_epoch=...) resumes a run: count the skipped epochs as done.
             self._step = self._last_decision_step = epoch * self._steps_per_epoch
@@ -259,18 +263,26 @@ class MetaLRCallback(keras.callbacks.Callback):
         if self._exploded():
             self._recover(batch, cause="exploded")
             return
-        if self._in_final_cooldown():
+        cooling_down = self._in_final_cooldown()
+        if cooling_down:
             self._cool_down()
-        elif self._step - self._last_decision_step >= self._interval:
+        if self._step - self._last_decision_step >= self._interval:
             now = time.perf_counter()
             seconds_per_interval, self._last_decision_time = now - self._last_decision_time, now
-            self._decide()
+            if cooling_down:  # no decision, but an interval of good steps all the same
+                self._last_decision_step = self._step
+                self._consecutive_failures = 0
+            else:
+                self._decide()
             self._maybe_snapshot(seconds_per_interval)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         if self._steps_per_epoch is None:
-            self._configure_schedule(self._step // (epoch + 1))
+            self._configure_schedule(self._step // (epoch - self._first_epoch + 1))
+            skipped = self._first_epoch * self._steps_per_epoch  # fit(initial_epoch=...): count them as done
+            self._step += skipped
+            self._last_decision_step += skipped
         self._record_epoch(logs)
         logs["learning_rate"] = get_lr(self.model.optimizer)
 
@@ -304,6 +316,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         else:
             self._total_steps = None
             automatic = _DEFAULT_INTERVAL_UNKNOWN_STEPS
+        self._cooldown_steps = round((self._total_steps or 0) * self._final_cooldown_fraction)
         self._interval = self.interval or max(1, automatic)
         steps_per_record = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
         self._window = max(_MIN_WINDOW, 2 * math.ceil(self._interval / steps_per_record))
@@ -334,18 +347,19 @@ class MetaLRCallback(keras.callbacks.Callback):
         return self._epoch / self._epochs
 
     def _in_final_cooldown(self) -> bool:
-        if not (self._final_cooldown_fraction and self._total_steps):
-            return False
-        return self._step >= self._total_steps * (1.0 - self._final_cooldown_fraction)
+        return bool(self._cooldown_steps) and self._step >= self._total_steps - self._cooldown_steps
 
     def _cool_down(self):
-        """Sets the rate of the next step on the line from the cool-down's first rate to zero at the run's end."""
+        """Sets the next step's rate: step k of the C cool-down steps runs at (C + 1 - k) / (C + 1) of the first rate.
+
+        This is the decay of a look-ahead branch (`keras_meta.meta.lookahead`), so
+        that labels score the cool-down the run will have.
+        """
         optimizer = self.model.optimizer
-        if self._cooldown_start is None:
-            self._cooldown_start = (self._step, get_lr(optimizer))
-        start_step, start_lr = self._cooldown_start
-        span = max(self._total_steps - start_step, 1)
-        set_lr(optimizer, start_lr * max(self._total_steps - self._step, 0) / span)
+        if self._cooldown_lr is None:
+            self._cooldown_lr = get_lr(optimizer)
+        steps_left = max(self._total_steps - self._step, 0)
+        set_lr(optimizer, self._cooldown_lr * steps_left / (self._cooldown_steps + 1))
 
     def _decide(self):
         optimizer = self.model.optimizer
@@ -455,9 +469,8 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._start_running_mean(batch)
         new_lr = _clamp(old_lr * self.recovery_factor, self.min_lr, self.max_lr)
         set_lr(optimizer, new_lr)
-        if self._cooldown_start is not None:  # the cool-down goes on from the cut rate
-            start_step, start_lr = self._cooldown_start
-            self._cooldown_start = (start_step, start_lr * self.recovery_factor)
+        if self._cooldown_lr is not None:  # the cool-down goes on from the cut rate
+            self._cooldown_lr *= self.recovery_factor
         self.recoveries.append(Recovery(self._step, self._snapshot.step, old_lr, new_lr, cause))
         if self.verbose:
             print(

@@ -76,15 +76,29 @@ class RateRecorder(keras.callbacks.Callback):
         self.rates.append(lr_of(self.model))
 
 
-def test_final_cooldown_anneals_the_rate_linearly_to_zero_with_no_decisions():
+def test_final_cooldown_anneals_linearly_to_zero_from_where_the_policy_left_the_rate(halving_policy):
     model, recorder = tiny_model(lr=1e-2), RateRecorder()
-    callback = MetaLRCallback(fixed_policy(0.0), interval=1, final_cooldown=0.25)
+    callback = MetaLRCallback(halving_policy, interval=4, final_cooldown=0.25)
     x, y = regression_data()
     model.fit(x, y, batch_size=8, epochs=4, verbose=0, callbacks=[callback, recorder])  # 32 steps
-    assert [d.step for d in callback.decisions] == list(range(1, 24))  # none in the last quarter
-    # Steps 1-24 train at 1e-2; after step s >= 24 the next runs at 1e-2 * (32 - s) / 8.
-    expected = [1e-2] * 24 + [1e-2 * (32 - s) / 8 for s in range(24, 32)]
+    assert [d.step for d in callback.decisions] == [4, 8, 12, 16, 20]  # none in the last quarter
+    # Steps 21-24 train at 1e-2 / 32; the cool-down's 8 steps at 8/9, 7/9, ..., 1/9 of that.
+    expected = np.repeat([1e-2 / 2**k for k in range(6)], 4).tolist() + [1e-2 / 32 * k / 9 for k in range(8, 0, -1)]
     np.testing.assert_allclose(recorder.rates, expected, rtol=1e-6)
+    assert lr_of(model) == 0.0
+
+
+def test_recoveries_in_the_final_cooldown_cut_its_line_and_are_not_counted_in_a_row_across_good_steps():
+    x, y = regression_data(n_samples=64)
+    x[4 * 8] = x[6 * 8] = np.nan  # steps 5 and 7 of 8 are poisoned; the cool-down starts at step 4
+    model, recorder = tiny_model(lr=1e-2), RateRecorder()
+    callback = MetaLRCallback(
+        fixed_policy(0.0), interval=1, final_cooldown=0.5, snapshot_every=1, max_recoveries=1, recovery_factor=0.1
+    )
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[callback, recorder])
+    assert [(r.step, r.restored_step) for r in callback.recoveries] == [(5, 4), (7, 6)]  # snapshots go on
+    assert callback.stopped_reason is None  # step 6 was good in between
+    assert recorder.rates[6] == pytest.approx(1e-3 * 2 / 5)  # step 7: the line (2/5), cut by 0.1
     assert lr_of(model) == 0.0
 
 
@@ -393,6 +407,29 @@ def test_unknown_epoch_length_decides_every_25_batches_then_adapts():
     tiny_model().fit(dataset, epochs=2, shuffle=False, verbose=0, callbacks=[callback])
     # Epoch 1 (30 batches): every 25. Then 30 x 2 epochs / 10 decisions = every 6.
     assert [d.step for d in callback.decisions] == [25, 31, 37, 43, 49, 55]
+
+
+@pytest.mark.filterwarnings("ignore:Your input ran out of data")
+def test_unknown_epoch_length_with_initial_epoch_counts_the_skipped_epochs():
+    import tensorflow as tf
+
+    x, y = regression_data(n_samples=240)
+    signature = (tf.TensorSpec((None, 4), tf.float32), tf.TensorSpec((None, 1), tf.float32))
+
+    def fit_epochs_2_to_4(callback):
+        batches = lambda: ((x[i : i + 8], y[i : i + 8]) for i in range(0, 240, 8))  # noqa: E731
+        dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+        model = tiny_model()
+        model.fit(dataset, epochs=4, initial_epoch=2, shuffle=False, verbose=0, callbacks=[callback])
+        return model
+
+    steered = MetaLRCallback(fixed_policy(0.0))
+    fit_epochs_2_to_4(steered)
+    # 30 batches an epoch, 120 in the run, epochs 0-1 done: step 90 after epoch 2, then every 12.
+    assert [d.step for d in steered.decisions] == [25, 97, 109]
+    cooled = MetaLRCallback(fixed_policy(0.0), final_cooldown=0.25)  # the last 30 steps: all of epoch 3
+    model = fit_epochs_2_to_4(cooled)
+    assert [d.step for d in cooled.decisions] == [25] and lr_of(model) == 0.0
 
 
 # ------------------------------------------------------------------ value head

@@ -66,12 +66,9 @@ class LabellingCallback(MetaLRCallback):
         expert_action = self._keep_index
         if labelled:
             lr = get_lr(self.model.optimizer)
-            remaining, cooldown_steps = None, 0
-            if self._total_steps:
-                remaining = self._total_steps - self._step
-                cooldown_steps = round(self._total_steps * self._final_cooldown_fraction)
+            remaining = self._total_steps - self._step if self._total_steps else None
             branch_losses = self.scorer.branch_losses(
-                self.model, lr, self.policy.multipliers, remaining, cooldown_steps
+                self.model, lr, self.policy.multipliers, remaining, self._cooldown_steps
             )
             labels = soft_labels(branch_losses, lookahead.temperature, self._keep_index, lookahead.keep_bonus)
             window = self.losses[-self._window :]
