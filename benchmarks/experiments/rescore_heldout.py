@@ -130,6 +130,7 @@ def rescore(reference, name, policy, rule, final_cooldown=None) -> dict:
         "candidate": name,
         "policy": str(policy),
         "rule": rule,
+        "start": start,
         "final_cooldown": final_cooldown,
         "scores": scores,
         "wins": wins,
