@@ -28,6 +28,7 @@ import pathlib
 import numpy as np
 
 from keras_meta.features import FEATURE_NAMES
+from keras_meta.meta.rollouts import LabellingCallback
 from keras_meta.meta.training import fit_policy
 
 KEEP = 2  # the index of x1 in the action set
@@ -39,11 +40,13 @@ def rollout_files(run: pathlib.Path) -> list[pathlib.Path]:
 
 
 def load(paths) -> dict[str, np.ndarray]:
+    """The decisions labelled by look-ahead (newer rollouts also record the others)."""
     parts = {"features": [], "labels": [], "values": [], "branch_losses": []}
     for path in paths:
         with np.load(path, allow_pickle=False) as rollout:
+            labelled = rollout["label_kind"] == LabellingCallback.LOOKAHEAD if "label_kind" in rollout else slice(None)
             for key in parts:
-                parts[key].append(rollout[key])
+                parts[key].append(rollout[key][labelled])
     return {key: np.concatenate(values) for key, values in parts.items()}
 
 

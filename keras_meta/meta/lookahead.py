@@ -50,6 +50,15 @@ class LookaheadConfig:
         final_cooldown: Float in [0, 1). The fraction of each rollout that
             is a final cool-down, as `MetaLRCallback(final_cooldown=...)`
             runs it: no decisions there, the rate annealed to zero.
+        branches: Tuple of floats, or `None`. The log2 multipliers a labelled
+            decision runs branches for: target rates relative to the current
+            one. They must include the policy's actions; wider targets (say
+            x4) say how far the rate should go, and their label mass goes to
+            the action that moves toward them (see `labels_toward_targets`).
+            `None`: the policy's actions.
+        propagate_labels: Boolean. Between labelled decisions, label every
+            decision with the move toward the last labelled target rates, and
+            let the expert make that move (instead of keeping the rate).
     """
 
     horizon: int = 20
@@ -61,6 +70,8 @@ class LookaheadConfig:
     cooldown_to_end: bool = False
     label_every: int = 1
     final_cooldown: float = 0.0
+    branches: tuple | None = None
+    propagate_labels: bool = False
 
     def __post_init__(self):
         if self.score_split not in ("val", "fresh"):
@@ -71,6 +82,16 @@ class LookaheadConfig:
             raise ValueError(f"`label_every` must be an integer >= 1. Received: {self.label_every!r}")
         if not 0 <= self.final_cooldown < 1:
             raise ValueError(f"`final_cooldown` must lie in [0, 1). Received: {self.final_cooldown!r}")
+        from keras_meta.policy import DEFAULT_ACTIONS  # imports keras: not at module level
+
+        if self.branches is not None and not set(DEFAULT_ACTIONS) <= set(self.branches):
+            raise ValueError(
+                f"`branches` must include every action {list(DEFAULT_ACTIONS)}. Received: {self.branches!r}"
+            )
+
+    def branch_log2_multipliers(self, actions) -> np.ndarray:
+        """The log2 multipliers branches are run for, given the policy's actions."""
+        return np.asarray(actions if self.branches is None else sorted(self.branches), dtype=np.float64)
 
 
 class BranchScorer:
@@ -193,3 +214,36 @@ def soft_labels(branch_losses: np.ndarray, temperature: float, keep_index=None, 
         logs[keep_index] -= keep_bonus
     weights = np.where(finite, np.exp(-(logs - logs[finite].min()) / temperature), 0.0)
     return weights / weights.sum()
+
+
+def labels_toward_targets(target_probabilities, target_log2, actions, shift: float = 0.0) -> np.ndarray:
+    """Action labels that move the rate toward labelled target rates.
+
+    Each target rate's probability goes to the action nearest to the move
+    that reaches it, clipped to the actions' range: a target beyond the
+    largest action is reached over several decisions.
+
+    Args:
+        target_probabilities: Array. The soft label of each target rate.
+        target_log2: Array. log2 of each target rate over the rate at the
+            labelled decision.
+        actions: Array. The actions' log2 multipliers.
+        shift: Float. log2 of the current rate over the rate at the labelled
+            decision (0 at the labelled decision itself).
+
+    Returns:
+        Array of shape `(len(actions),)`, summing to 1.
+
+    Example:
+
+    >>> labels_toward_targets([0.2, 0.8], [0.0, 2.0], [-1.0, 0.0, 1.0]).tolist()
+    [0.0, 0.2, 0.8]
+    >>> labels_toward_targets([0.2, 0.8], [0.0, 2.0], [-1.0, 0.0, 1.0], shift=2.0).tolist()
+    [0.2, 0.8, 0.0]
+    """
+    actions = np.asarray(actions, dtype=np.float64)
+    moves = np.clip(np.asarray(target_log2, dtype=np.float64) - shift, actions.min(), actions.max())
+    nearest = np.abs(moves[:, None] - actions[None, :]).argmin(axis=1)
+    labels = np.zeros(len(actions))
+    np.add.at(labels, nearest, np.asarray(target_probabilities, dtype=np.float64))
+    return labels

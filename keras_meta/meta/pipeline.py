@@ -71,6 +71,12 @@ class MetaTrainConfig:
             final cool-down to zero with no decisions; rollouts run it, with
             `cooldown_to_end` branches are scored through it, and the policy's
             card carries it, so that `MetaLRCallback` runs it too.
+        branches: Tuple of floats, or `None`. The log2 multipliers (target
+            rates) a labelled decision runs branches for; `None`: the
+            policy's actions (see `LookaheadConfig`).
+        propagate_labels: Boolean. Label the decisions between look-ahead
+            labels with the move toward the last labelled target rates, and
+            let the expert make it (see `LookaheadConfig`).
         hidden: Tuple of integers. The policy's trunk.
         train_epochs: Integer. Epochs of each policy fit.
         workers: Integer. Rollout processes (0 = in this process).
@@ -97,6 +103,8 @@ class MetaTrainConfig:
     cooldown_to_end: bool = False
     label_every: int = 1
     final_cooldown: float = 0.0
+    branches: tuple | None = None
+    propagate_labels: bool = False
     hidden: tuple = (64, 64)
     train_epochs: int = 60
     workers: int = 2
@@ -124,6 +132,8 @@ class MetaTrainConfig:
             cooldown_to_end=self.cooldown_to_end,
             label_every=self.label_every,
             final_cooldown=self.final_cooldown,
+            branches=self.branches,
+            propagate_labels=self.propagate_labels,
         )
 
     def to_dict(self) -> dict:
@@ -193,12 +203,14 @@ def evaluate_policy(config: MetaTrainConfig, output_dir, policy_path, progress: 
     """Held-out rollouts of a policy acting alone: label agreement and value-head accuracy.
 
     Returns:
-        A dict: `decisions`, `label_agreement` (how often the policy's choice
-        is the look-ahead's best), `regret` (mean log branch loss of the
-        policy's choice minus the best), `value_rank_correlation` (Spearman
-        correlation of predicted and actual log(final / current loss)), and
+        A dict: `decisions` (those labelled by look-ahead), `label_agreement`
+        (how often the policy's choice is the look-ahead's best), `regret`
+        (mean log branch loss of the policy's choice minus the best),
+        `value_rank_correlation` (Spearman correlation of predicted and actual
+        log(final / current loss), over all `value_decisions`), and
         `task_seeds`.
     """
+    from keras_meta.meta.rollouts import LabellingCallback
     from keras_meta.policy import load_policy
 
     seeds = config.task_seeds(_EVALUATION_ROUND, config.evaluation_rollouts)
@@ -207,16 +219,19 @@ def evaluate_policy(config: MetaTrainConfig, output_dir, policy_path, progress: 
     data = _load_rollouts([directory])
     policy = load_policy(policy_path)
     probabilities, predicted = policy.evaluate_batch(data["features"])
-    chosen = probabilities.argmax(axis=1)
-    logs = np.log(np.maximum(data["branch_losses"], 1e-30))
+    value_correlation = _spearman(predicted, data["values"])
+    labelled = data["label_kind"] == LabellingCallback.LOOKAHEAD
+    chosen = probabilities[labelled].argmax(axis=1)
+    logs = np.log(np.maximum(data["branch_losses"][labelled], 1e-30))
     finite_best = np.where(np.isfinite(logs), logs, np.inf).min(axis=1)
     chosen_logs = logs[np.arange(len(chosen)), chosen]
     regret = np.where(np.isfinite(chosen_logs), chosen_logs - finite_best, np.nan)
     return {
         "decisions": int(len(chosen)),
-        "label_agreement": float(np.mean(chosen == data["labels"].argmax(axis=1))),
+        "label_agreement": float(np.mean(chosen == data["labels"][labelled].argmax(axis=1))),
         "regret": float(np.nanmean(regret)),
-        "value_rank_correlation": _spearman(predicted, data["values"]),
+        "value_rank_correlation": value_correlation,
+        "value_decisions": int(len(predicted)),
         "task_seeds": [seeds[0], seeds[-1]],
     }
 
@@ -236,10 +251,12 @@ def _claim_output_dir(config: MetaTrainConfig, output_dir: pathlib.Path) -> None
 
 
 def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: int) -> None:
+    from keras_meta.meta.rollouts import LabellingCallback
     from keras_meta.meta.training import fit_policy
 
     rollout_dirs = [output_dir / f"round_{r}" / "rollouts" for r in range(round_index + 1)]
     data = _load_rollouts(rollout_dirs)
+    has_label = data["label_kind"] != LabellingCallback.UNLABELLED
     card = {
         "name": config.name,
         "version": f"{config.seed}.{round_index}",
@@ -261,6 +278,7 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
             "rounds_done": round_index + 1,
             "rollouts": sum(1 for d in rollout_dirs for p in d.glob("*.npz") if not p.name.endswith(".partial.npz")),
             "decisions": int(len(data["features"])),
+            "labelled_decisions": int(has_label.sum()),
             "config": config.to_dict(),
         },
     }
@@ -268,6 +286,7 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
         data["features"],
         data["labels"],
         data["values"],
+        has_label=None if has_label.all() else has_label,
         hidden=config.hidden,
         epochs=config.train_epochs,
         seed=config.seed,
@@ -278,14 +297,24 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
 
 
 def _load_rollouts(directories) -> dict[str, np.ndarray]:
-    parts = {"features": [], "labels": [], "values": [], "branch_losses": []}
+    """Every decision of the finished rollouts in `directories`, concatenated.
+
+    Rollouts written before every decision was recorded hold only labelled
+    decisions and no `label_kind`; theirs are look-ahead labels.
+    """
+    from keras_meta.meta.rollouts import LabellingCallback
+
+    parts = {"features": [], "labels": [], "values": [], "branch_losses": [], "label_kind": []}
     for directory in directories:
         for path in sorted(pathlib.Path(directory).glob("*.npz")):
             if path.name.endswith(".partial.npz"):
                 continue  # cut short by a killed run; redone on resume
             with np.load(path, allow_pickle=False) as rollout:
                 for key in parts:
-                    parts[key].append(rollout[key])
+                    if key in rollout:
+                        parts[key].append(rollout[key])
+                if "label_kind" not in rollout:
+                    parts["label_kind"].append(np.full(len(rollout["features"]), LabellingCallback.LOOKAHEAD, np.int8))
     if not parts["features"]:
         raise ValueError(f"No rollouts found in {[str(d) for d in directories]}.")
     return {key: np.concatenate(values) for key, values in parts.items()}
@@ -322,6 +351,11 @@ def _cooldown_words(config) -> str:
     """The card's words for the branches' cool-down and how many decisions are labelled."""
     words = "cool-down to the end of the run" if config.cooldown_to_end else f"cool-down {config.cooldown}"
     words += f", every {config.label_every} decisions labelled" if config.label_every > 1 else ""
+    if config.branches is not None:
+        words += f", branches for target rates x{2 ** min(config.branches):g} to x{2 ** max(config.branches):g}"
+    words += (
+        ", labels carried to the decisions between as moves toward the target rate" if config.propagate_labels else ""
+    )
     return words + (f", final {config.final_cooldown:.0%} of each run a cool-down" if config.final_cooldown else "")
 
 

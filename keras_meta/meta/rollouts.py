@@ -10,6 +10,7 @@ best), the current policy and random exploration, as DAgger prescribes.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from keras_meta.meta.families import make_data
 from keras_meta.meta.families import train
 from keras_meta.meta.lookahead import BranchScorer
 from keras_meta.meta.lookahead import LookaheadConfig
+from keras_meta.meta.lookahead import labels_toward_targets
 from keras_meta.meta.lookahead import soft_labels
 
 
@@ -41,16 +43,23 @@ class RolloutConfig:
 
 
 class LabellingCallback(MetaLRCallback):
-    """A `MetaLRCallback` that labels each decision by look-ahead before acting.
+    """A `MetaLRCallback` that labels the decisions it makes before acting.
 
     Its explosion guard is off: rollouts record runs as they go, and the
     shipped policies were meta-trained without it (a guard here would change
     what a config reproduces).
 
-    With `label_every > 1` only every so many decisions are labelled; at the
-    others the expert (who has no label there) keeps the rate, and the
-    policy and exploration act as usual.
+    Every decision is recorded, with its features and the loss there (the
+    value head's input and target). Every `label_every`-th decision is
+    labelled by look-ahead: branches for each target rate of the config's
+    `branches`, turned into action labels by `labels_toward_targets`. At the
+    others, with `propagate_labels` the decision is labelled with the move
+    toward the last labelled targets, and the expert makes that move;
+    without it there is no label and the expert keeps the rate. The policy
+    and exploration act as usual at every decision.
     """
+
+    LOOKAHEAD, PROPAGATED, UNLABELLED = 1, 2, 0  # values of a sample's `label_kind`
 
     def __init__(self, policy, scorer, config: RolloutConfig, seed: int):
         super().__init__(
@@ -58,24 +67,40 @@ class LabellingCallback(MetaLRCallback):
         )
         self.scorer, self.config = scorer, config
         self.samples = []
-        self._keep_index = list(self.policy.multipliers).index(1.0)
+        self._actions = np.asarray(self.policy.actions, dtype=np.float64)
+        self._targets = config.lookahead.branch_log2_multipliers(self._actions)
+        self._keep_action = int(np.flatnonzero(self._actions == 0.0)[0])
+        self._keep_target = int(np.flatnonzero(self._targets == 0.0)[0])
+        self._last_label = None  # (log2 of the rate at the labelled decision, target probabilities)
 
     def _choose_action(self, features, probabilities) -> int:
         lookahead = self.config.lookahead
-        labelled = len(self.decisions) % lookahead.label_every == 0  # this decision's index
-        expert_action = self._keep_index
-        if labelled:
-            lr = get_lr(self.model.optimizer)
-            remaining = self._total_steps - self._step if self._total_steps else None
-            branch_losses = self.scorer.branch_losses(
-                self.model, lr, self.policy.multipliers, remaining, self._cooldown_steps
-            )
-            labels = soft_labels(branch_losses, lookahead.temperature, self._keep_index, lookahead.keep_bonus)
-            window = self.losses[-self._window :]
-            self.samples.append(
-                {"features": features, "labels": labels, "branch_losses": branch_losses, "loss": float(np.mean(window))}
-            )
-            expert_action = int(np.argmax(labels))
+        log2_lr = math.log2(get_lr(self.model.optimizer))
+        n_actions = len(self._actions)
+        labels, kind, branch_losses = np.zeros(n_actions), self.UNLABELLED, np.full(n_actions, np.nan)
+        if len(self.decisions) % lookahead.label_every == 0:  # this decision's index
+            target_losses = self._branch_losses(2.0**log2_lr)
+            target_labels = soft_labels(target_losses, lookahead.temperature, self._keep_target, lookahead.keep_bonus)
+            self._last_label = (log2_lr, target_labels)
+            labels, kind = labels_toward_targets(target_labels, self._targets, self._actions), self.LOOKAHEAD
+            branch_losses = target_losses[np.isin(self._targets, self._actions)]
+        elif lookahead.propagate_labels and self._last_label is not None:
+            labelled_log2_lr, target_labels = self._last_label
+            labels = labels_toward_targets(target_labels, self._targets, self._actions, log2_lr - labelled_log2_lr)
+            kind = self.PROPAGATED
+        window = self.losses[-self._window :]
+        self.samples.append(
+            {
+                "features": features,
+                "labels": labels,
+                "label_kind": kind,
+                "branch_losses": branch_losses,
+                "loss": float(np.mean(window)),
+            }
+        )
+        expert_action = (
+            int(np.argmax(labels)) if kind != self.UNLABELLED else int(np.flatnonzero(self._actions == 0.0)[0])
+        )
         draw = self._rng.random()
         if draw < self.config.exploration:
             return int(self._rng.integers(len(probabilities)))
@@ -83,9 +108,13 @@ class LabellingCallback(MetaLRCallback):
             return expert_action
         return int(self._rng.choice(len(probabilities), p=probabilities))
 
+    def _branch_losses(self, lr: float) -> np.ndarray:
+        remaining = self._total_steps - self._step if self._total_steps else None
+        return self.scorer.branch_losses(self.model, lr, 2.0**self._targets, remaining, self._cooldown_steps)
+
 
 def run_rollout(spec: TaskSpec, policy, config: RolloutConfig = RolloutConfig()) -> dict[str, np.ndarray]:
-    """Trains `spec` under `policy` and returns the labelled decisions.
+    """Trains `spec` under `policy` and returns its decisions, labelled.
 
     Args:
         spec: The `TaskSpec`.
@@ -93,9 +122,12 @@ def run_rollout(spec: TaskSpec, policy, config: RolloutConfig = RolloutConfig())
         config: `RolloutConfig`.
 
     Returns:
-        A dict of arrays: `features` (n, n_features), `labels` (n, n_actions),
-        `branch_losses` (n, n_actions), `values` (n,): log(final loss / loss
-        at the decision), and the run's `final_loss` and `final_val_loss`.
+        A dict of arrays, one row per decision: `features` (n, n_features),
+        `labels` (n, n_actions; zeros where a decision has no label),
+        `label_kind` (n,): `LabellingCallback.LOOKAHEAD`, `PROPAGATED` or
+        `UNLABELLED`, `branch_losses` (n, n_actions; NaN except at
+        look-ahead labels), `values` (n,): log(final loss / loss at the
+        decision); and the run's `final_loss` and `final_val_loss`.
     """
     fresh = config.lookahead.eval_samples if config.lookahead.score_split == "fresh" else 0
     data = make_data(spec, fresh_samples=fresh)
@@ -109,6 +141,7 @@ def run_rollout(spec: TaskSpec, policy, config: RolloutConfig = RolloutConfig())
     return {
         "features": np.array([s["features"] for s in samples]).reshape(-1, _n_features()),
         "labels": np.array([s["labels"] for s in samples]).reshape(-1, n_actions),
+        "label_kind": np.array([s["label_kind"] for s in samples], dtype=np.int8),
         "branch_losses": np.array([s["branch_losses"] for s in samples]).reshape(-1, n_actions),
         "values": np.array([_log_ratio(final_loss, s["loss"]) for s in samples]),
         "final_loss": np.array(final_loss),

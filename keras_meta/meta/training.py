@@ -3,7 +3,8 @@
 The network is trained as a Keras model (a tanh trunk, a softmax action head
 fitted to the look-ahead's soft labels by cross-entropy, a linear value head
 fitted to log(final / current loss) by squared error), then its weights are
-exported into a `Policy`, whose inference is numpy.
+exported into a `Policy`, whose inference is numpy. The value head learns
+from every decision; the action head only from those with a label.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def fit_policy(
     labels: np.ndarray,
     values: np.ndarray,
     *,
+    has_label=None,
     hidden=(64, 64),
     epochs: int = 60,
     value_weight: float = 0.5,
@@ -34,6 +36,9 @@ def fit_policy(
         features: Array `(n, len(FEATURE_NAMES))`.
         labels: Array `(n, n_actions)`, rows summing to 1.
         values: Array `(n,)`, log(final loss / loss at the decision).
+        has_label: Boolean array `(n,)`, or `None` (every row has a label).
+            Rows without one train only the value head; each head's loss is
+            the mean over its own rows.
         hidden: Tuple of integers. The trunk's widths.
         epochs: Integer.
         value_weight: Float. Weight of the value loss against the action loss.
@@ -65,6 +70,7 @@ def fit_policy(
     history = model.fit(
         ((features - mean) / std).astype(np.float32),
         {"action": labels.astype(np.float32), "value": values[:, None].astype(np.float32)},
+        sample_weight=None if has_label is None else _action_weights(has_label),
         batch_size=64,
         epochs=epochs,
         verbose=0,
@@ -84,6 +90,15 @@ def fit_policy(
     )
     final = {key: float(curve[-1]) for key, curve in history.history.items()}
     return policy, final
+
+
+def _action_weights(has_label) -> dict[str, np.ndarray]:
+    """Sample weights that train the action head on labelled rows only, at its usual scale."""
+    has_label = np.asarray(has_label, dtype=bool)
+    if not has_label.any():
+        raise ValueError("There are no labelled decisions to train the action head on.")
+    action = has_label * (len(has_label) / has_label.sum())
+    return {"action": action.astype(np.float32), "value": np.ones(len(has_label), np.float32)}
 
 
 def _check(features, labels, values):

@@ -6,6 +6,7 @@ from keras_meta.meta.families import make_data
 from keras_meta.meta.families import sample_task
 from keras_meta.meta.lookahead import BranchScorer
 from keras_meta.meta.lookahead import LookaheadConfig
+from keras_meta.meta.lookahead import labels_toward_targets
 from keras_meta.meta.lookahead import soft_labels
 
 
@@ -93,3 +94,27 @@ def test_with_a_final_cooldown_a_branch_keeps_its_rate_until_the_cooldown_begins
     assert float(scorer.twin.optimizer.learning_rate.numpy()) == pytest.approx(1e-3 / (decay_steps + 1))
     with pytest.raises(ValueError, match="final_cooldown"):
         LookaheadConfig(final_cooldown=1.0)
+
+
+def test_labels_toward_targets_are_the_labels_themselves_when_targets_are_the_actions():
+    actions = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    probabilities = np.array([0.1, 0.2, 0.3, 0.15, 0.25])
+    np.testing.assert_array_equal(labels_toward_targets(probabilities, actions, actions), probabilities)
+
+
+def test_labels_toward_targets_move_toward_a_target_beyond_the_actions_over_several_decisions():
+    actions = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    targets = np.array([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0])
+    x4 = np.eye(7)[6]  # the label: four times the rate
+    moves = [actions[labels_toward_targets(x4, targets, actions, shift).argmax()] for shift in (0.0, 1.0, 2.0, 2.5)]
+    assert moves == [1.0, 1.0, 0.0, -0.5]  # x2, x2, keep; back toward it once past it
+    spread = labels_toward_targets(np.full(7, 1 / 7), targets, actions)
+    np.testing.assert_allclose(spread, np.array([2, 1, 1, 1, 2]) / 7)  # x1/4 and x4 land on the end actions
+
+
+def test_branches_must_include_every_action():
+    with pytest.raises(ValueError, match="branches"):
+        LookaheadConfig(branches=(-2.0, 0.0, 2.0))
+    config = LookaheadConfig(branches=(2.0, -1.0, -0.5, 0.0, 0.5, 1.0, -2.0))
+    np.testing.assert_array_equal(config.branch_log2_multipliers([-1, 0, 1]), [-2, -1, -0.5, 0, 0.5, 1, 2])
+    np.testing.assert_array_equal(LookaheadConfig().branch_log2_multipliers([-1, 0, 1]), [-1, 0, 1])

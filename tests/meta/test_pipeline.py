@@ -7,6 +7,7 @@ import pytest
 
 from keras_meta import cli
 from keras_meta.meta.pipeline import MetaTrainConfig
+from keras_meta.meta.pipeline import run_meta_training
 from keras_meta.policy import load_policy
 
 TINY = {
@@ -170,3 +171,17 @@ def test_a_run_folder_from_before_the_newer_config_keys_still_resumes(tmp_path):
     _claim_output_dir(config, tmp_path)  # the same run: accepted
     with pytest.raises(ValueError, match="another configuration"):
         _claim_output_dir(dataclasses.replace(config, label_every=2), tmp_path)
+
+
+@pytest.mark.parametrize("propagate", [False, True])
+def test_sparse_labels_train_the_value_head_on_every_decision(tmp_path, propagate):
+    settings = {**TINY, "rounds": 1, "label_every": 3, "branches": [-2, -1, -0.5, 0, 0.5, 1, 2]}
+    config = MetaTrainConfig.from_dict({**settings, "propagate_labels": propagate})
+    policy = run_meta_training(config, tmp_path / "run", progress=False)
+    training, evaluation = policy.card["training"], policy.card["evaluation"]
+    if propagate:  # every decision after the first look-ahead label carries a label
+        assert training["labelled_decisions"] == training["decisions"]
+        assert "labels carried to the decisions between" in policy.card["description"]
+    else:
+        assert 0 < training["labelled_decisions"] < training["decisions"] / 2
+    assert evaluation["value_decisions"] > evaluation["decisions"] > 0  # values at every decision, look-ahead at some

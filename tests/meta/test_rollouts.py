@@ -3,10 +3,13 @@
 import dataclasses
 
 import numpy as np
+import pytest
 
+from keras_meta.features import FEATURE_NAMES
 from keras_meta.meta.families import sample_task
 from keras_meta.meta.lookahead import BranchScorer
 from keras_meta.meta.lookahead import LookaheadConfig
+from keras_meta.meta.rollouts import LabellingCallback
 from keras_meta.meta.rollouts import RolloutConfig
 from keras_meta.meta.rollouts import run_rollout
 
@@ -26,8 +29,13 @@ def test_label_every_labels_only_some_decisions_and_a_cooldown_can_run_to_the_en
     every = run_rollout(tiny_spec(), "handwritten", RolloutConfig(lookahead=LookaheadConfig(horizon=2, cooldown=1)))
     lookahead = LookaheadConfig(horizon=2, cooldown_to_end=True, label_every=4)
     sparse = run_rollout(tiny_spec(), "handwritten", RolloutConfig(lookahead=lookahead))
-    assert len(sparse["labels"]) == -(-len(every["labels"]) // 4)  # decisions 0, 4, 8, ...
-    assert np.isfinite(sparse["branch_losses"]).all() and np.isfinite(sparse["values"]).all()
+    assert len(sparse["features"]) == len(sparse["values"]) == len(every["features"])  # every decision recorded
+    labelled = sparse["label_kind"] == LabellingCallback.LOOKAHEAD
+    np.testing.assert_array_equal(np.flatnonzero(labelled), np.arange(0, len(labelled), 4))  # decisions 0, 4, 8, ...
+    assert (sparse["label_kind"][~labelled] == LabellingCallback.UNLABELLED).all()
+    np.testing.assert_allclose(sparse["labels"][labelled].sum(axis=1), 1.0)
+    assert not sparse["labels"][~labelled].any() and np.isnan(sparse["branch_losses"][~labelled]).all()
+    assert np.isfinite(sparse["branch_losses"][labelled]).all() and np.isfinite(sparse["values"]).all()
 
 
 def test_a_final_cooldown_has_no_decisions_and_branches_hold_their_rate_until_it(monkeypatch):
@@ -44,3 +52,23 @@ def test_a_final_cooldown_has_no_decisions_and_branches_hold_their_rate_until_it
     # One decision a step; none in the cool-down, steps 24-32, which every branch ends with.
     assert len(cooled["labels"]) == 23 and np.isfinite(cooled["branch_losses"]).all()
     assert calls == [(32 - step, 8) for step in range(1, 24)]
+
+
+def test_propagated_labels_let_the_expert_climb_toward_a_target_beyond_the_actions():
+    """From a rate far too small the look-ahead's target is x4: the expert doubles twice, then keeps it."""
+    spec = dataclasses.replace(tiny_spec(), initial_lr=1e-4)
+    wide = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
+    lookahead = LookaheadConfig(
+        horizon=8, cooldown=2, temperature=0.001, label_every=4, branches=wide, propagate_labels=True
+    )
+    expert = RolloutConfig(expert_probability=1.0, exploration=0.0, lookahead=lookahead)
+    rollout = run_rollout(spec, "handwritten", expert)
+    kinds = rollout["label_kind"]
+    assert (kinds[::4] == LabellingCallback.LOOKAHEAD).all() and (kinds[1::4] == LabellingCallback.PROPAGATED).all()
+    assert rollout["labels"][0].argmax() == 4  # x2 now: the target (x4) is out of a single action's reach
+    assert rollout["labels"][1].argmax() == 4  # and x2 again at the next decision, which no look-ahead labels
+    climbed = rollout["features"][:, FEATURE_NAMES.index("log_lr_vs_initial")]
+    assert climbed[2] == pytest.approx(2.0)  # two doublings before the next look-ahead
+    without = dataclasses.replace(expert, lookahead=dataclasses.replace(lookahead, propagate_labels=False))
+    kept = run_rollout(spec, "handwritten", without)["features"][:, FEATURE_NAMES.index("log_lr_vs_initial")]
+    assert kept[2] == pytest.approx(1.0)  # without propagation the expert keeps the rate after one doubling

@@ -37,3 +37,18 @@ def test_shapes_are_checked():
         fit_policy(features[:, :3], labels, values)
     with pytest.raises(ValueError, match="rows"):
         fit_policy(features, labels[:5], values)
+
+
+def test_rows_without_a_label_train_only_the_value_head():
+    features, labels, values = synthetic_decisions(2000)
+    has_label = np.arange(len(features)) % 4 == 0  # one decision in four labelled
+    misleading = labels.copy()
+    misleading[~has_label] = labels[~has_label][:, ::-1]  # the opposite rule on the rows without a label
+    values[has_label] = 0.0  # the value rule only on the rows without a label
+    policy, _ = fit_policy(features, misleading, values, has_label=has_label, hidden=(16,), epochs=60)
+    test_features, test_labels, test_values = synthetic_decisions(seed=1)
+    probabilities, predicted = policy.evaluate_batch(test_features)
+    assert (probabilities.argmax(axis=1) == test_labels.argmax(axis=1)).mean() > 0.9
+    assert np.corrcoef(predicted, test_values)[0, 1] > 0.8
+    with pytest.raises(ValueError, match="no labelled"):
+        fit_policy(features, labels, values, has_label=np.zeros(len(features), bool))
