@@ -58,7 +58,7 @@ def render_model_card(policy, bench_report=None) -> str:
     ]
     if training:
         lines += ["## Training", ""]
-        for key in ("families", "optimizers", "rounds_done", "rollouts", "decisions"):
+        for key in ("families", "optimizers", "rounds_done", "rollouts", "decisions", "labelled_decisions"):
             if key in training:
                 lines.append(f"* {key.replace('_', ' ')}: {_plain(training[key])}")
         if config:

@@ -79,6 +79,8 @@ class MetaTrainConfig:
             let the expert make it (see `LookaheadConfig`).
         hidden: Tuple of integers. The policy's trunk.
         train_epochs: Integer. Epochs of each policy fit.
+        value_clip: Float or `None`. Clip the value targets to this
+            magnitude for the fit (see `training.fit_policy`).
         workers: Integer. Rollout processes (0 = in this process).
     """
 
@@ -107,6 +109,7 @@ class MetaTrainConfig:
     propagate_labels: bool = False
     hidden: tuple = (64, 64)
     train_epochs: int = 60
+    value_clip: float | None = None
     workers: int = 2
 
     def __post_init__(self):
@@ -117,6 +120,8 @@ class MetaTrainConfig:
                 f"`optimizers` must be a non-empty subset of {list(OPTIMIZERS)}. Received: {self.optimizers!r}"
             )
         checked_lr_range(self.log10_lr_range)
+        if self.value_clip is not None and not self.value_clip > 0:
+            raise ValueError(f"`value_clip` must be positive or None. Received: {self.value_clip!r}")
         self.lookahead()
 
     def lookahead(self):
@@ -289,6 +294,7 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
         has_label=None if has_label.all() else has_label,
         hidden=config.hidden,
         epochs=config.train_epochs,
+        value_clip=config.value_clip,
         seed=config.seed,
         card=card,
     )

@@ -27,6 +27,7 @@ def fit_policy(
     hidden=(64, 64),
     epochs: int = 60,
     value_weight: float = 0.5,
+    value_clip: float | None = None,
     seed: int = 0,
     card=None,
 ) -> tuple[Policy, dict]:
@@ -42,6 +43,10 @@ def fit_policy(
         hidden: Tuple of integers. The trunk's widths.
         epochs: Integer.
         value_weight: Float. Weight of the value loss against the action loss.
+        value_clip: Float or `None`. Value targets are clipped to
+            [-value_clip, value_clip] before the fit: a diverged run's
+            log(final / current loss) can reach 60 and would dominate the
+            squared error. `None`: no clipping.
         seed: Integer.
         card: Dict. Card entries for the exported policy.
 
@@ -52,6 +57,8 @@ def fit_policy(
     import keras
 
     features, labels, values = _check(features, labels, values)
+    if value_clip is not None:
+        values = np.clip(values, -value_clip, value_clip)
     mean = features.mean(axis=0)
     std = np.maximum(features.std(axis=0), _MIN_STD)
     keras.utils.set_random_seed(seed)

@@ -84,6 +84,8 @@ def test_config_rejects_unknown_keys():
         ({"score_split": "test"}, "score_split"),
         ({"keep_bonus": -0.1}, "keep_bonus"),
         ({"optimizers": ["adam", "lion"]}, "optimizers"),
+        ({"value_clip": 0}, "value_clip"),
+        ({"branches": [-2, 0, 2]}, "branches"),
     ],
 )
 def test_config_rejects_invalid_settings_when_loaded(settings, message):

@@ -52,3 +52,11 @@ def test_rows_without_a_label_train_only_the_value_head():
     assert np.corrcoef(predicted, test_values)[0, 1] > 0.8
     with pytest.raises(ValueError, match="no labelled"):
         fit_policy(features, labels, values, has_label=np.zeros(len(features), bool))
+
+
+def test_value_targets_can_be_clipped_so_that_a_diverged_run_does_not_dominate_the_fit():
+    features, labels, values = synthetic_decisions(400)
+    values[:8] = 60.0  # runs that blew up
+    _, unclipped = fit_policy(features, labels, values, hidden=(8,), epochs=3)
+    _, clipped = fit_policy(features, labels, values, hidden=(8,), epochs=3, value_clip=1.0)
+    assert clipped["value_loss"] < 2.0 and unclipped["value_loss"] > 20.0  # 8 of 400 rows at 60: 8 * 3600 / 400
