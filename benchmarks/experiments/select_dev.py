@@ -15,8 +15,8 @@ cache, so that neither cache invalidates the other.
 
 Methods: `pool` (the reference configurations), `hyperband`, `random`,
 `bayesian`, `meta` (the selector as shipped), and selector variants written
-`meta:key=value,key=value` with `MetaModelSelector` keyword arguments
-(`meta:prune_margin=1.0`).
+`meta:key=value,key=value` with `MetaModelSelector` keyword arguments, values
+in JSON (`meta:prune_margin=1.0`, `meta:policy="runs/meta-v8/policy"`).
 
 Usage:
 
@@ -111,10 +111,9 @@ def run_dev_search(job: dict) -> dict:
                 selection.build_search_space(data, splits, search_lr=False),
                 max_epochs=MAX_EPOCHS,
                 max_total_epochs=budget,
-                policy=job["policy"],
                 seed=1000 + job["seed"],
                 **common,
-                **selector_options(job["method"]),
+                **{"policy": job["policy"], **selector_options(job["method"])},
             )
         else:
             selection_task = selection.SelectionTask(task.name, task.name, MAX_EPOCHS)
