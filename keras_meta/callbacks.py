@@ -358,7 +358,9 @@ class MetaLRCallback(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         if self._cooldown_lr is None:
             self._cooldown_lr = get_lr(optimizer)
-        steps_left = max(self._total_steps - self._step, 0)
+        steps_left = self._total_steps - self._step
+        if steps_left <= 0:
+            return  # the run is over: a rate of zero would only break what reads it next (value_estimate, a new fit)
         set_lr(optimizer, self._cooldown_lr * steps_left / (self._cooldown_steps + 1))
 
     def _decide(self):

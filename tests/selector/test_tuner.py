@@ -193,6 +193,17 @@ def test_meta_lr_steers_the_rate_and_can_be_switched_off(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_policy_with_a_final_cooldown_steers_every_trial_to_its_end(tmp_path):
+    """The cool-down ends the run at a small rate, not zero, so the last epoch's value estimate works."""
+    keep = fixed_policy(0.0, "keep")
+    cooled = type(keep).from_config({**keep.get_config(), "card": {**keep.card, "final_cooldown": 0.25}})
+    counter = EpochCounter(tmp_path / "epochs.txt")
+    selector = search(make(tmp_path / "search", max_trials=2, policy=cooled, prune=False), counter)
+    assert list(statuses(selector).values()) == ["COMPLETED", "COMPLETED"]
+    assert all(0.0 < rate < 1e-2 for rate in counter.final_rates)  # annealed from 1e-2
+
+
+@pytest.mark.slow
 def test_a_schedule_works_without_meta_lr_and_is_a_clear_error_with_it(tmp_path):
     def build_with_schedule(hp):
         model = build(hp)
