@@ -75,11 +75,12 @@ class LabellingCallback(MetaLRCallback):
 
     def _choose_action(self, features, probabilities) -> int:
         lookahead = self.config.lookahead
-        log2_lr = math.log2(get_lr(self.model.optimizer))
+        lr = get_lr(self.model.optimizer)
+        log2_lr = math.log2(lr)
         n_actions = len(self._actions)
         labels, kind, branch_losses = np.zeros(n_actions), self.UNLABELLED, np.full(n_actions, np.nan)
         if len(self.decisions) % lookahead.label_every == 0:  # this decision's index
-            target_losses = self._branch_losses(2.0**log2_lr)
+            target_losses = self._branch_losses(lr)
             target_labels = soft_labels(target_losses, lookahead.temperature, self._keep_target, lookahead.keep_bonus)
             self._last_label = (log2_lr, target_labels)
             labels, kind = labels_toward_targets(target_labels, self._targets, self._actions), self.LOOKAHEAD
@@ -98,9 +99,7 @@ class LabellingCallback(MetaLRCallback):
                 "loss": float(np.mean(window)),
             }
         )
-        expert_action = (
-            int(np.argmax(labels)) if kind != self.UNLABELLED else int(np.flatnonzero(self._actions == 0.0)[0])
-        )
+        expert_action = self._keep_action if kind == self.UNLABELLED else int(np.argmax(labels))
         draw = self._rng.random()
         if draw < self.config.exploration:
             return int(self._rng.integers(len(probabilities)))
