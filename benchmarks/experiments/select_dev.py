@@ -37,7 +37,6 @@ import time
 import numpy as np
 
 SYNTHETIC_SEED_BASE = 30_000_000
-FACTOR = 3
 MAX_EPOCHS = 15
 POOL_SIZE = 16
 BATCH_SIZE = 32
@@ -178,7 +177,7 @@ def _key(job: dict) -> str:
 
 
 def table(records) -> str:
-    """Regret (geometric mean over seeds) per task and method, and wins against Hyperband."""
+    """Regret per task and method (geometric mean over seeds), and over all tasks, as a Markdown table."""
     from keras_meta.bench.metrics import geometric_mean
     from keras_meta.bench.selection import anytime_curve
     from keras_meta.bench.selection import reference_losses
