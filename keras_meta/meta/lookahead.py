@@ -59,6 +59,14 @@ class LookaheadConfig:
         propagate_labels: Boolean. Between labelled decisions, label every
             decision with the move toward the last labelled target rates, and
             let the expert make that move (instead of keeping the rate).
+        climb_labels: Boolean. Between labelled decisions, run short
+            branches (`horizon` steps at each action's rate, then `cooldown`
+            steps of decay, as without `cooldown_to_end`) and label the
+            decision with them only when the largest action wins. A short
+            look-ahead is biased toward small rates, so when even it says
+            "raise the rate", the rate is too small; its "lower" is not
+            trusted. Meant for `cooldown_to_end` labels, which alone learn
+            to climb out of a rate far too small too slowly.
     """
 
     horizon: int = 20
@@ -72,6 +80,7 @@ class LookaheadConfig:
     final_cooldown: float = 0.0
     branches: tuple | None = None
     propagate_labels: bool = False
+    climb_labels: bool = False
 
     def __post_init__(self):
         if self.score_split not in ("val", "fresh"):
@@ -82,6 +91,8 @@ class LookaheadConfig:
             raise ValueError(f"`label_every` must be an integer >= 1. Received: {self.label_every!r}")
         if not 0 <= self.final_cooldown < 1:
             raise ValueError(f"`final_cooldown` must lie in [0, 1). Received: {self.final_cooldown!r}")
+        if self.climb_labels and self.propagate_labels:
+            raise ValueError("`climb_labels` and `propagate_labels` both label the decisions between; choose one.")
         from keras_meta.policy import DEFAULT_ACTIONS  # imports keras: not at module level
 
         if self.branches is not None and not set(DEFAULT_ACTIONS) <= set(self.branches):
@@ -115,7 +126,9 @@ class BranchScorer:
         self.twin.compile(type(optimizer).from_config(optimizer.get_config()), model.loss)
         self.twin.optimizer.build(self.twin.trainable_variables)
 
-    def branch_losses(self, model, lr: float, multipliers, remaining_steps=None, final_cooldown_steps=0) -> np.ndarray:
+    def branch_losses(
+        self, model, lr: float, multipliers, remaining_steps=None, final_cooldown_steps=0, short=False
+    ) -> np.ndarray:
         """Held-out loss after each branch; `inf` where a branch diverged.
 
         Args:
@@ -127,6 +140,8 @@ class BranchScorer:
             final_cooldown_steps: Integer. Length of the run's final
                 cool-down, in steps; with `cooldown_to_end` a branch keeps
                 its candidate rate until the cool-down begins.
+            short: Boolean. Run `horizon` steps and `cooldown` steps of
+                decay even when the config's `cooldown_to_end` is set.
 
         Returns:
             Array of shape `(len(multipliers),)`.
@@ -137,7 +152,10 @@ class BranchScorer:
             raise ValueError(
                 "The model's optimizer is not built like its twin's; score branches only after training has begun."
             )
-        horizon, cooldown = self._schedule(remaining_steps, final_cooldown_steps)
+        if short:
+            horizon, cooldown = self.config.horizon, self.config.cooldown
+        else:
+            horizon, cooldown = self._schedule(remaining_steps, final_cooldown_steps)
         train_batches = self._batches("train", horizon + cooldown)
         val_batch = self._validation_batch()
         losses = []

@@ -77,6 +77,9 @@ class MetaTrainConfig:
         propagate_labels: Boolean. Label the decisions between look-ahead
             labels with the move toward the last labelled target rates, and
             let the expert make it (see `LookaheadConfig`).
+        climb_labels: Boolean. Label the decisions between look-ahead labels
+            by short branches when the largest action wins them (see
+            `LookaheadConfig`).
         hidden: Tuple of integers. The policy's trunk.
         train_epochs: Integer. Epochs of each policy fit.
         value_clip: Float or `None`. Clip the value targets to this
@@ -107,6 +110,7 @@ class MetaTrainConfig:
     final_cooldown: float = 0.0
     branches: tuple | None = None
     propagate_labels: bool = False
+    climb_labels: bool = False
     hidden: tuple = (64, 64)
     train_epochs: int = 60
     value_clip: float | None = None
@@ -139,6 +143,7 @@ class MetaTrainConfig:
             final_cooldown=self.final_cooldown,
             branches=self.branches,
             propagate_labels=self.propagate_labels,
+            climb_labels=self.climb_labels,
         )
 
     def to_dict(self) -> dict:
@@ -362,6 +367,7 @@ def _cooldown_words(config) -> str:
     words += (
         ", labels carried to the decisions between as moves toward the target rate" if config.propagate_labels else ""
     )
+    words += ", short look-aheads label the decisions between when they say raise" if config.climb_labels else ""
     return words + (f", final {config.final_cooldown:.0%} of each run a cool-down" if config.final_cooldown else "")
 
 

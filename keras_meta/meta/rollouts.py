@@ -54,12 +54,14 @@ class LabellingCallback(MetaLRCallback):
     labelled by look-ahead: branches for each target rate of the config's
     `branches`, turned into action labels by `labels_toward_targets`. At the
     others, with `propagate_labels` the decision is labelled with the move
-    toward the last labelled targets, and the expert makes that move;
-    without it there is no label and the expert keeps the rate. The policy
-    and exploration act as usual at every decision.
+    toward the last labelled targets, and the expert makes that move; with
+    `climb_labels` short branches label it when the largest action wins
+    them, and the expert takes that action; otherwise there is no label and
+    the expert keeps the rate. The policy and exploration act as usual at
+    every decision.
     """
 
-    LOOKAHEAD, PROPAGATED, UNLABELLED = 1, 2, 0  # values of a sample's `label_kind`
+    LOOKAHEAD, PROPAGATED, CLIMB, UNLABELLED = 1, 2, 3, 0  # values of a sample's `label_kind`
 
     def __init__(self, policy, scorer, config: RolloutConfig, seed: int):
         super().__init__(
@@ -89,6 +91,11 @@ class LabellingCallback(MetaLRCallback):
             labelled_log2_lr, target_labels = self._last_label
             labels = labels_toward_targets(target_labels, self._targets, self._actions, log2_lr - labelled_log2_lr)
             kind = self.PROPAGATED
+        elif lookahead.climb_labels:
+            short_losses = self.scorer.branch_losses(self.model, lr, 2.0**self._actions, short=True)
+            short_labels = soft_labels(short_losses, lookahead.temperature, self._keep_action, lookahead.keep_bonus)
+            if short_labels.argmax() == len(self._actions) - 1:  # the largest action: see `LookaheadConfig`
+                labels, kind, branch_losses = short_labels, self.CLIMB, short_losses
         window = self.losses[-self._window :]
         self.samples.append(
             {
@@ -123,9 +130,9 @@ def run_rollout(spec: TaskSpec, policy, config: RolloutConfig = RolloutConfig())
     Returns:
         A dict of arrays, one row per decision: `features` (n, n_features),
         `labels` (n, n_actions; zeros where a decision has no label),
-        `label_kind` (n,): `LabellingCallback.LOOKAHEAD`, `PROPAGATED` or
-        `UNLABELLED`, `branch_losses` (n, n_actions; NaN except at
-        look-ahead labels), `values` (n,): log(final loss / loss at the
+        `label_kind` (n,): `LabellingCallback.LOOKAHEAD`, `PROPAGATED`,
+        `CLIMB` or `UNLABELLED`, `branch_losses` (n, n_actions; NaN except
+        at look-ahead and climb labels), `values` (n,): log(final loss / loss at the
         decision); and the run's `final_loss` and `final_val_loss`.
     """
     fresh = config.lookahead.eval_samples if config.lookahead.score_split == "fresh" else 0

@@ -79,6 +79,8 @@ def test_a_cooldown_to_the_end_runs_each_branch_for_the_rest_of_the_run(trained)
     assert int(scorer.twin.optimizer.iterations.numpy()) == start + 9  # 3 at the rate, 6 annealed, not 3 + 2
     with pytest.raises(ValueError, match="remaining_steps"):
         scorer.branch_losses(model, 1e-3, [1.0])
+    scorer.branch_losses(model, 1e-3, [1.0], remaining_steps=9, short=True)
+    assert int(scorer.twin.optimizer.iterations.numpy()) == start + 5  # a short branch: 3 at the rate, 2 annealed
     with pytest.raises(ValueError, match="label_every"):
         LookaheadConfig(label_every=0)
 
@@ -110,6 +112,11 @@ def test_labels_toward_targets_move_toward_a_target_beyond_the_actions_over_seve
     assert moves == [1.0, 1.0, 0.0, -0.5]  # x2, x2, keep; back toward it once past it
     spread = labels_toward_targets(np.full(7, 1 / 7), targets, actions)
     np.testing.assert_allclose(spread, np.array([2, 1, 1, 1, 2]) / 7)  # x1/4 and x4 land on the end actions
+
+
+def test_climb_labels_and_propagated_labels_exclude_each_other():
+    with pytest.raises(ValueError, match="choose one"):
+        LookaheadConfig(label_every=4, propagate_labels=True, climb_labels=True)
 
 
 def test_branches_must_include_every_action():

@@ -72,3 +72,29 @@ def test_propagated_labels_let_the_expert_climb_toward_a_target_beyond_the_actio
     without = dataclasses.replace(expert, lookahead=dataclasses.replace(lookahead, propagate_labels=False))
     kept = run_rollout(spec, "handwritten", without)["features"][:, FEATURE_NAMES.index("log_lr_vs_initial")]
     assert kept[2] == pytest.approx(1.0)  # without propagation the expert keeps the rate after one doubling
+
+
+def test_climb_labels_let_the_expert_climb_between_look_aheads_from_a_rate_far_too_small():
+    """Short branches label the decisions between look-aheads only when the largest action wins them."""
+    spec = dataclasses.replace(tiny_spec(), initial_lr=1e-4)
+    lookahead = LookaheadConfig(
+        horizon=8, cooldown=2, temperature=0.001, cooldown_to_end=True, label_every=4, climb_labels=True
+    )
+    expert = RolloutConfig(expert_probability=1.0, exploration=0.0, lookahead=lookahead)
+    rollout = run_rollout(spec, "handwritten", expert)
+    kinds = rollout["label_kind"]
+    assert (kinds[::4] == LabellingCallback.LOOKAHEAD).all()
+    assert set(kinds[1::4]) | set(kinds[2::4]) | set(kinds[3::4]) <= {
+        LabellingCallback.CLIMB,
+        LabellingCallback.UNLABELLED,
+    }
+    climbed = kinds == LabellingCallback.CLIMB
+    assert climbed[1]  # at 2x a rate far too small, even a short look-ahead says raise it
+    assert (rollout["labels"][climbed].argmax(axis=1) == 4).all()  # a climb label is always x2
+    assert np.isfinite(rollout["branch_losses"][climbed]).all()
+    assert np.isnan(rollout["branch_losses"][kinds == LabellingCallback.UNLABELLED]).all()
+    log_lr = rollout["features"][:, FEATURE_NAMES.index("log_lr_vs_initial")]
+    assert log_lr[2] == pytest.approx(2.0)  # the look-ahead's x2, then the climb label's x2
+    without = dataclasses.replace(expert, lookahead=dataclasses.replace(lookahead, climb_labels=False))
+    kept = run_rollout(spec, "handwritten", without)["features"][:, FEATURE_NAMES.index("log_lr_vs_initial")]
+    assert kept[2] == pytest.approx(1.0)  # without climb labels the expert keeps the rate after one doubling
