@@ -13,6 +13,9 @@ rate and runs the optimizer at that base times a cosine decay over the run.
 The reference's start ("drawn" or "default", see `keras-meta meta-eval
 --start`) is kept. `--rule ensemble --policy a+b` acts on the mean of the
 action probabilities of policies a and b (the most likely action).
+`--act-every K` lets the policy act at every K-th decision only and keeps
+the rate at the others, as the expert of a `label_every: K` meta-training
+run did between its labels.
 `--final-cooldown F` runs any rule with `MetaLRCallback(final_cooldown=F)`:
 the last F of each run anneals to zero with no decisions.
 
@@ -100,6 +103,25 @@ class EnsembleCallback(MetaLRCallback):
         self.policy = AveragedPolicy(members)
 
 
+class ActEveryCallback(MetaLRCallback):
+    """Any rule's callback, acting at every `act_every`-th decision only and keeping the rate between."""
+
+    act_every = 1
+
+    def _choose_action(self, features, probabilities) -> int:
+        if len(self.decisions) % self.act_every:
+            return int(np.flatnonzero(np.asarray(self.policy.actions) == 0.0)[0])
+        return super()._choose_action(features, probabilities)
+
+
+def acting_every(callback_class, act_every):
+    """`callback_class` (one whose `_decide` calls `_choose_action`), acting at every `act_every`-th decision only."""
+    if act_every == 1:
+        return callback_class
+    name = f"{callback_class.__name__}Every{act_every}"
+    return type(name, (ActEveryCallback, callback_class), {"act_every": act_every})
+
+
 CALLBACKS = {
     "most_likely": MetaLRCallback,
     "expected": ExpectedMultiplierCallback,
@@ -108,18 +130,18 @@ CALLBACKS = {
 }
 
 
-def fresh_loss(seed, family, policy, rule, start, final_cooldown=None):
+def fresh_loss(seed, family, policy, rule, start, final_cooldown=None, act_every=1):
     family = {key: tuple(value) if isinstance(value, list) else value for key, value in family.items()}
-    callback_class = functools.partial(CALLBACKS[rule], final_cooldown=final_cooldown)
+    callback_class = functools.partial(acting_every(CALLBACKS[rule], act_every), final_cooldown=final_cooldown)
     return run_heldout_task(seed, str(policy), family, start, callback_class=callback_class)[1]
 
 
-def rescore(reference, name, policy, rule, final_cooldown=None) -> dict:
+def rescore(reference, name, policy, rule, final_cooldown=None, act_every=1) -> dict:
     tasks = []
     start = reference.get("start", "drawn")
     for task in reference["tasks"]:
         losses = dict(task["losses"])
-        losses[name] = fresh_loss(task["seed"], reference["family"], policy, rule, start, final_cooldown)
+        losses[name] = fresh_loss(task["seed"], reference["family"], policy, rule, start, final_cooldown, act_every)
         tasks.append({"seed": task["seed"], "losses": losses})
     methods = list(tasks[0]["losses"])
     scores = {
@@ -132,6 +154,7 @@ def rescore(reference, name, policy, rule, final_cooldown=None) -> dict:
         "rule": rule,
         "start": start,
         "final_cooldown": final_cooldown,
+        "act_every": act_every,
         "scores": scores,
         "wins": wins,
         "tasks": tasks,
@@ -145,9 +168,14 @@ if __name__ == "__main__":
     parser.add_argument("--name", required=True)
     parser.add_argument("--reference", default=str(DEFAULT_REFERENCE))
     parser.add_argument("--final-cooldown", type=float, default=None)
+    parser.add_argument("--act-every", type=int, default=1)
     parser.add_argument("--output", required=True)
     arguments = parser.parse_args()
+    if arguments.act_every > 1 and arguments.rule not in ("most_likely", "ensemble"):
+        parser.error("--act-every works with the rules that choose an action: most_likely and ensemble.")
     reference = json.loads(pathlib.Path(arguments.reference).read_text())
-    result = rescore(reference, arguments.name, arguments.policy, arguments.rule, arguments.final_cooldown)
+    result = rescore(
+        reference, arguments.name, arguments.policy, arguments.rule, arguments.final_cooldown, arguments.act_every
+    )
     pathlib.Path(arguments.output).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({"scores": result["scores"], "wins": result["wins"]}, indent=1))
