@@ -141,6 +141,12 @@ class MetaLRCallback(keras.callbacks.Callback):
             card's `final_cooldown`; 0 for policies trained without one).
             Needs the run's length: in a run whose steps per epoch Keras
             cannot tell, it begins only after the first epoch.
+        act_every: Integer >= 1 or `None`. The policy acts at every this
+            many-th decision only; at the others the rate is kept (they are
+            still recorded, with the value head's estimate). `None` takes
+            the policy card's `act_every` (1 for policies without one): a
+            policy meta-trained on labels taken at every K-th decision,
+            whose expert kept the rate between them, acts as that expert did.
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """
 
@@ -158,15 +164,22 @@ class MetaLRCallback(keras.callbacks.Callback):
         max_recoveries=3,
         snapshot_every=None,
         final_cooldown=None,
+        act_every=None,
         verbose=0,
     ):
         super().__init__()
         _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoveries, snapshot_every)
         if final_cooldown is not None and not 0 <= final_cooldown < 1:
             raise ValueError(f"`final_cooldown` must lie in [0, 1) or None. Received: final_cooldown={final_cooldown}")
+        if act_every is not None and (not isinstance(act_every, int) or act_every < 1):
+            raise ValueError(f"`act_every` must be a positive integer or None. Received: act_every={act_every!r}")
         if explosion_factor is not None and not explosion_factor > 1:
             raise ValueError(f"`explosion_factor` must be > 1 or None. Received: explosion_factor={explosion_factor}")
         self.policy = load_policy(policy)
+        if act_every is not None and act_every > 1 and 0 not in self.policy.actions:
+            raise ValueError(
+                f"`act_every` > 1 needs a policy with an action that keeps the rate (0). Received: {policy}"
+            )
         self._policy_argument = None if isinstance(policy, Policy) else os.fspath(policy)
         self.interval = interval
         self.min_lr = float(min_lr)
@@ -179,6 +192,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.max_recoveries = int(max_recoveries)
         self.snapshot_every = snapshot_every
         self.final_cooldown = final_cooldown
+        self.act_every = act_every
         self.verbose = verbose
         self._reset()
 
@@ -233,6 +247,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._final_cooldown_fraction = (
             float(self.policy.card.get("final_cooldown", 0.0)) if self.final_cooldown is None else self.final_cooldown
         )
+        self._act_every = int(self.policy.card.get("act_every", 1)) if self.act_every is None else self.act_every
         self._epochs = self._run_epochs()
         self._configure_schedule(self.params.get("steps"))
         self._take_snapshot()
@@ -368,7 +383,10 @@ class MetaLRCallback(keras.callbacks.Callback):
         old_lr = get_lr(optimizer)
         features = self._features(old_lr)
         probabilities, value = self.policy.evaluate(features)
-        action = self._choose_action(features, probabilities)
+        if len(self.decisions) % self._act_every == 0:
+            action = self._choose_action(features, probabilities)
+        else:
+            action = int(np.flatnonzero(np.asarray(self.policy.actions) == 0.0)[0])  # keep the rate
         log2_multiplier = float(self.policy.actions[action])
         new_lr = _clamp(old_lr * 2.0**log2_multiplier, self.min_lr, self.max_lr)
         if new_lr != old_lr:
@@ -505,6 +523,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             "max_recoveries": self.max_recoveries,
             "snapshot_every": self.snapshot_every,
             "final_cooldown": self.final_cooldown,
+            "act_every": self.act_every,
             "verbose": self.verbose,
         }
 

@@ -108,6 +108,13 @@ def _build_parser() -> argparse.ArgumentParser:
     bias.add_argument("--json", help="also write the result to this JSON file")
     bias.set_defaults(handler=_run_horizon_bias)
 
+    ensemble = commands.add_parser("ensemble", help="average meta-trained policies of one recipe into one policy")
+    ensemble.add_argument("policies", nargs="+", help="two or more policy names or directories")
+    ensemble.add_argument("--name", required=True, help="the ensemble's name")
+    ensemble.add_argument("--act-every", type=int, help="act at every K-th decision only (default: the first's card)")
+    ensemble.add_argument("--output", required=True, help="the policy directory to write")
+    ensemble.set_defaults(handler=_run_ensemble)
+
     card = commands.add_parser("model-card", help="write a policy's MODEL_CARD.md (with a bench report's tables)")
     card.add_argument("policy", help="policy directory")
     card.add_argument("--bench", help="a keras-meta bench report.md to include")
@@ -218,6 +225,19 @@ def _run_horizon_bias(args) -> int:
     print(format_bias(result))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def _run_ensemble(args) -> int:
+    from keras_meta.meta.ensemble import build_ensemble
+    from keras_meta.policy import PolicyError
+
+    try:
+        policy = build_ensemble(args.policies, args.name, args.act_every)
+    except (PolicyError, ValueError) as error:
+        print(f"keras-meta ensemble: {error}", file=sys.stderr)
+        return 1
+    print(f"{policy!r}\nPolicy: {policy.save(args.output)}")
     return 0
 
 

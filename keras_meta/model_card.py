@@ -54,11 +54,30 @@ def render_model_card(policy, bench_report=None) -> str:
             if card.get("final_cooldown")
             else []
         ),
+        *(
+            [f"* The mean of {card['members']} networks' action probabilities and values (a seed ensemble)."]
+            if card.get("members", 1) > 1
+            else []
+        ),
+        *(
+            [f"* It acts at every {card['act_every']}th decision only and keeps the rate at the others."]
+            if card.get("act_every", 1) > 1
+            else []
+        ),
         "",
     ]
     if training:
         lines += ["## Training", ""]
-        for key in ("families", "optimizers", "rounds_done", "rollouts", "decisions", "labelled_decisions"):
+        for key in (
+            "members",
+            "member_seeds",
+            "families",
+            "optimizers",
+            "rounds_done",
+            "rollouts",
+            "decisions",
+            "labelled_decisions",
+        ):
             if key in training:
                 lines.append(f"* {key.replace('_', ' ')}: {_plain(training[key])}")
         if config:

@@ -19,6 +19,10 @@ On disk a policy is a directory with two files, both data, never code:
   `trunk_<i>_bias` for each hidden layer, `action_kernel`, `action_bias`,
   `value_kernel` and `value_bias`, loaded with `allow_pickle=False`.
 
+An ensemble (`Policy.average`) is one policy whose outputs are the mean of
+several networks'; its card says how many (`members`) and the arrays of the
+k-th further network carry the prefix `member<k>_`.
+
 Policies shipped inside the package live in `keras_meta/policies/<name>/`
 and are loaded by name; anything else is loaded by path.
 """
@@ -87,8 +91,11 @@ class Policy:
         feature_std: Array. Divides the centred features.
         activation: String. The trunk's activation, `"tanh"` or `"relu"`.
         card: Dict. Descriptive metadata (name, version, kind, description,
-            decisions_per_run, final_cooldown, training, evaluation).
-            Missing keys get defaults.
+            decisions_per_run, final_cooldown, act_every, training,
+            evaluation). Missing keys get defaults.
+        members: Sequence of `Policy`. Further networks, with the same
+            actions and activation, whose outputs are averaged with this
+            one's (see `Policy.average`). Defaults to none.
     """
 
     def __init__(
@@ -101,6 +108,7 @@ class Policy:
         feature_std=None,
         activation="tanh",
         card=None,
+        members=(),
     ):
         n_features = len(FEATURE_NAMES)
         self.trunk = [(_as_matrix(k), _as_vector(b)) for k, b in trunk]
@@ -114,8 +122,49 @@ class Policy:
                 f"Unknown activation. Expected one of {sorted(ACTIVATIONS)}. Received: activation={activation!r}"
             )
         self.activation = activation
+        self.members = tuple(members)
+        for member in self.members:
+            if member.members or member.activation != activation or not np.array_equal(member.actions, self.actions):
+                raise ValueError("Ensemble members must be single networks with the same actions and activation.")
         self.card = _complete_card(card or {}, self)
         _check_shapes(self)
+
+    @classmethod
+    def average(cls, policies, card=None) -> Policy:
+        """One policy whose outputs are the mean of several policies' outputs.
+
+        Networks meta-trained from different seeds err in different states
+        (each where its own data was thin); the mean of their action
+        probabilities and values errs less than either.
+
+        Example:
+
+        ```python
+        ensemble = Policy.average(["runs/a/policy", "runs/b/policy"], card={"name": "a+b"})
+        ensemble.save("my_policy")
+        ```
+
+        Args:
+            policies: Sequence of `Policy`, names or paths: single networks
+                with the same actions and activation.
+            card: Dict or `None`. The ensemble's card; `None` takes the
+                first policy's.
+
+        Returns:
+            The `Policy`.
+        """
+        first, *rest = [load_policy(policy) for policy in policies]
+        return cls(
+            first.trunk,
+            first.action_head,
+            first.value_head,
+            first.actions,
+            first.feature_mean,
+            first.feature_std,
+            first.activation,
+            card=first.card if card is None else card,
+            members=rest,
+        )
 
     @property
     def name(self) -> str:
@@ -154,7 +203,11 @@ class Policy:
         logits = logits - logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         values = (hidden @ self.value_head[0] + self.value_head[1])[:, 0]
-        return exp / exp.sum(axis=1, keepdims=True), values
+        probabilities = exp / exp.sum(axis=1, keepdims=True)
+        if not self.members:
+            return probabilities, values
+        outputs = [(probabilities, values)] + [member.evaluate_batch(features) for member in self.members]
+        return np.mean([p for p, _ in outputs], axis=0), np.mean([v for _, v in outputs], axis=0)
 
     def _trunk_output(self, features: np.ndarray) -> np.ndarray:
         hidden = (np.asarray(features, dtype=np.float64) - self.feature_mean) / self.feature_std
@@ -171,6 +224,8 @@ class Policy:
             arrays[f"trunk_{i}_bias"] = bias
         arrays["action_kernel"], arrays["action_bias"] = self.action_head
         arrays["value_kernel"], arrays["value_bias"] = self.value_head
+        for k, member in enumerate(self.members, start=1):
+            arrays.update({f"member{k}_{name}": array for name, array in member.weight_arrays().items()})
         return arrays
 
     def save(self, directory) -> pathlib.Path:
@@ -204,9 +259,10 @@ class Policy:
 
     def __repr__(self) -> str:
         hidden = [kernel.shape[1] for kernel, _ in self.trunk]
+        members = f", members={1 + len(self.members)}" if self.members else ""
         return (
             f"<Policy {self.name!r} v{self.card['version']} ({self.card['kind']}), "
-            f"hidden={hidden}, actions={self.actions.tolist()}>"
+            f"hidden={hidden}{members}, actions={self.actions.tolist()}>"
         )
 
 
@@ -310,6 +366,14 @@ def _check_card(card: dict, source: str) -> None:
         raise PolicyError(
             f"Policy card {source}: `decisions_per_run` must be a positive integer. Received: {decisions!r}"
         )
+    members = card.get("members", 1)
+    if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+        raise PolicyError(f"Policy card {source}: `members` must be a positive integer. Received: {members!r}")
+    act_every = card.get("act_every", 1)
+    if not isinstance(act_every, int) or isinstance(act_every, bool) or act_every < 1:
+        raise PolicyError(f"Policy card {source}: `act_every` must be a positive integer. Received: {act_every!r}")
+    if act_every > 1 and 0 not in actions:
+        raise PolicyError(f"Policy card {source}: `act_every` > 1 needs an action that keeps the rate (0).")
     cooldown = card.get("final_cooldown", 0.0)
     if not (_is_number(cooldown) and 0 <= cooldown < 1):
         raise PolicyError(f"Policy card {source}: `final_cooldown` must be a number in [0, 1). Received: {cooldown!r}")
@@ -336,6 +400,13 @@ def _read_weights(path: pathlib.Path) -> dict[str, np.ndarray]:
 
 def _policy_from_arrays(card: dict, arrays: dict[str, np.ndarray], source: str) -> Policy:
     """Builds and checks a policy; the card must already have passed `_check_card`."""
+    members = []
+    for k in range(1, card.get("members", 1)):
+        prefix = f"member{k}_"
+        member_arrays = {name[len(prefix) :]: array for name, array in arrays.items() if name.startswith(prefix)}
+        member_card = {"actions": card["actions"], "activation": card["activation"], "name": f"member {k}"}
+        members.append(_policy_from_arrays(member_card, member_arrays, f"{source} (member {k})"))
+    arrays = {name: array for name, array in arrays.items() if not name.startswith("member")}
     n_layers = sum(1 for name in arrays if name.startswith("trunk_") and name.endswith("_kernel"))
     required = ["feature_mean", "feature_std", "action_kernel", "action_bias", "value_kernel", "value_bias"]
     required += [f"trunk_{i}_{part}" for i in range(n_layers) for part in ("kernel", "bias")]
@@ -354,6 +425,7 @@ def _policy_from_arrays(card: dict, arrays: dict[str, np.ndarray], source: str) 
             feature_std=arrays["feature_std"],
             activation=card["activation"],
             card=card,
+            members=members,
         )
     except ValueError as error:
         raise PolicyError(f"Policy {source} is inconsistent: {error}") from None
@@ -378,6 +450,9 @@ def _complete_card(card: dict, policy: Policy) -> dict:
         activation=policy.activation,
         hidden_units=[int(kernel.shape[1]) for kernel, _ in policy.trunk],
     )
+    complete.pop("members", None)
+    if policy.members:
+        complete["members"] = 1 + len(policy.members)
     return complete
 
 

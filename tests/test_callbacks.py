@@ -115,6 +115,28 @@ def test_final_cooldown_defaults_to_the_policys_card_and_zero_turns_it_off():
     assert len(turned_off.decisions) == 16
 
 
+def test_act_every_acts_at_every_kth_decision_and_keeps_the_rate_between(doubling_policy):
+    callback = MetaLRCallback(policy=doubling_policy, interval=1, act_every=3)
+    model = tiny_model(lr=1e-3)
+    fit(model, callback)  # 8 decisions: the policy acts at the 1st, 4th and 7th
+    assert [d.log2_multiplier for d in callback.decisions] == [1.0, 0, 0, 1.0, 0, 0, 1.0, 0]
+    assert all(d.value == -0.25 for d in callback.decisions)  # the value head is asked at every decision
+    assert lr_of(model) == pytest.approx(8e-3)
+    clone = MetaLRCallback.from_config(callback.get_config())
+    assert clone.act_every == 3
+
+
+def test_act_every_defaults_to_the_policys_card():
+    policy = fixed_policy(1.0)
+    policy = type(policy).from_config({**policy.get_config(), "card": {**policy.card, "act_every": 4}})
+    from_card = MetaLRCallback(policy, interval=1)
+    fit(tiny_model(lr=1e-3), from_card)
+    assert [d.log2_multiplier for d in from_card.decisions] == [1.0, 0, 0, 0, 1.0, 0, 0, 0]
+    every_decision = MetaLRCallback(policy, interval=1, act_every=1)
+    fit(tiny_model(lr=1e-3), every_decision)
+    assert all(d.log2_multiplier == 1.0 for d in every_decision.decisions)
+
+
 def test_automatic_interval_spreads_the_policys_decisions_over_the_run():
     policy = fixed_policy(0.0)  # its card asks for 10 decisions a run
     callback = MetaLRCallback(policy)
@@ -386,6 +408,8 @@ def test_refitting_resets_the_record(halving_policy):
         ({"snapshot_every": 0}, "snapshot_every"),
         ({"final_cooldown": 1.0}, "final_cooldown"),
         ({"final_cooldown": -0.1}, "final_cooldown"),
+        ({"act_every": 0}, "act_every"),
+        ({"act_every": 2.0}, "act_every"),
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, match):

@@ -27,6 +27,20 @@ def test_inspect_reports_a_bad_policy(tmp_path, capsys):
     assert "card.json is missing" in capsys.readouterr().err
 
 
+def test_ensemble_writes_a_policy_that_loads_and_averages_its_members(tmp_path, capsys):
+    from keras_meta.policy import load_policy
+
+    output = tmp_path / "pair"
+    assert (
+        cli.main(["ensemble", "meta-v1", "meta-v2", "--name", "pair", "--act-every", "4", "--output", str(output)]) == 0
+    )
+    assert "members=2" in capsys.readouterr().out
+    pair = load_policy(output)
+    assert pair.card["members"] == 2 and pair.card["act_every"] == 4
+    assert cli.main(["ensemble", "meta-v2", "--name", "one", "--output", str(tmp_path / "one")]) == 1
+    assert "at least two" in capsys.readouterr().err
+
+
 def test_overhead_runs_in_fresh_processes(tmp_path, capsys):
     report = tmp_path / "overhead.json"
     assert cli.main(["overhead", "--repeats", "1", "--epochs", "1", "--json", str(report)]) == 0

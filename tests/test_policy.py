@@ -157,6 +157,10 @@ def test_mismatched_feature_spec_or_format_is_refused(tmp_path):
         ({"decisions_per_run": "40"}, "decisions_per_run"),
         ({"final_cooldown": 1.0}, "final_cooldown"),
         ({"final_cooldown": "0.2"}, "final_cooldown"),
+        ({"act_every": 0}, "act_every"),
+        ({"act_every": 2, "actions": [-1, 1]}, "keeps the rate"),
+        ({"members": 0}, "members"),
+        ({"members": 2}, "member 1"),  # the card promises a second network the archive lacks
     ],
 )
 def test_bad_card_values_are_refused(tmp_path, changes, match):
@@ -190,6 +194,31 @@ def test_inconsistent_shapes_or_values_are_refused(tmp_path):
         load_policy(tmp_path)
     with pytest.raises(ValueError, match="activation"):
         Policy(trunk=[], action_head=policy.action_head, value_head=policy.value_head, activation="gelu")
+
+
+def test_an_ensemble_averages_its_members_and_round_trips_through_files_and_config(tmp_path):
+    first = mlp_policy()
+    second = Policy(  # same actions and activation as `first`, other weights
+        trunk=[(np.ones((len(FEATURE_NAMES), 3)), np.zeros(3))],
+        action_head=(np.arange(15.0).reshape(3, 5) / 10, np.zeros(5)),
+        value_head=(np.ones((3, 1)), np.array([0.5])),
+        activation=first.activation,
+    )
+    ensemble = Policy.average([first, second], card={"name": "pair", "act_every": 2})
+    features = np.random.default_rng(5).standard_normal((6, len(FEATURE_NAMES)))
+    (p1, v1), (p2, v2) = first.evaluate_batch(features), second.evaluate_batch(features)
+    probabilities, values = ensemble.evaluate_batch(features)
+    np.testing.assert_allclose(probabilities, (p1 + p2) / 2)
+    np.testing.assert_allclose(values, (v1 + v2) / 2)
+    assert ensemble.card["members"] == 2 and "members=2" in repr(ensemble)
+    loaded = load_policy(ensemble.save(tmp_path))
+    np.testing.assert_allclose(loaded.evaluate_batch(features)[0], probabilities, rtol=1e-5)
+    assert loaded.card["act_every"] == 2 and len(loaded.members) == 1
+    clone = Policy.from_config(ensemble.get_config())
+    np.testing.assert_allclose(clone.evaluate_batch(features)[1], values)
+    with pytest.raises(ValueError, match="same actions and activation"):
+        Policy.average([first, fixed_policy(1.0)])  # a tanh network with a relu one
+    assert "members" not in first.card  # a single network's card says nothing of members
 
 
 def test_config_and_keras_serialization_round_trip():

@@ -277,6 +277,7 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
         ),
         "decisions_per_run": 40,
         "final_cooldown": config.final_cooldown,
+        "act_every": _act_every(config),
         "training": {
             "families": (
                 "teacher regression, teacher classification, Gaussian mixtures (synthetic only); "
@@ -356,6 +357,16 @@ def _run_rollouts(jobs, directory: pathlib.Path, config: MetaTrainConfig, progre
                 bar.update()
     finally:
         bar.close()
+
+
+def _act_every(config) -> int:
+    """How often the policy acts (`MetaLRCallback(act_every=...)`): as often as its expert did.
+
+    With `label_every: K` and nothing labelling the decisions between, the
+    expert acted at every K-th decision and kept the rate at the others.
+    """
+    labels_between = config.propagate_labels or config.climb_labels
+    return 1 if labels_between else config.label_every
 
 
 def _cooldown_words(config) -> str:

@@ -47,7 +47,8 @@ class LabellingCallback(MetaLRCallback):
 
     Its explosion guard is off: rollouts record runs as they go, and the
     shipped policies were meta-trained without it (a guard here would change
-    what a config reproduces).
+    what a config reproduces). For the same reason the policy acts at every
+    decision, whatever its card's `act_every`.
 
     Every decision is recorded, with its features and the loss there (the
     value head's input and target). Every `label_every`-th decision is
@@ -65,7 +66,11 @@ class LabellingCallback(MetaLRCallback):
 
     def __init__(self, policy, scorer, config: RolloutConfig, seed: int):
         super().__init__(
-            policy=policy, seed=seed, explosion_factor=None, final_cooldown=config.lookahead.final_cooldown
+            policy=policy,
+            seed=seed,
+            explosion_factor=None,
+            final_cooldown=config.lookahead.final_cooldown,
+            act_every=1,  # the rollout's policy acts at every decision, whatever its card says
         )
         self.scorer, self.config = scorer, config
         self.samples = []

@@ -184,6 +184,8 @@ def test_sparse_labels_train_the_value_head_on_every_decision(tmp_path, propagat
     if propagate:  # every decision after the first look-ahead label carries a label
         assert training["labelled_decisions"] == training["decisions"]
         assert "labels carried to the decisions between" in policy.card["description"]
+        assert policy.card["act_every"] == 1  # its expert acted at every decision
     else:
         assert 0 < training["labelled_decisions"] < training["decisions"] / 2
+        assert policy.card["act_every"] == 3  # it acts where its expert did, and keeps the rate between
     assert evaluation["value_decisions"] > evaluation["decisions"] > 0  # values at every decision, look-ahead at some
