@@ -13,9 +13,10 @@ rate and runs the optimizer at that base times a cosine decay over the run.
 The reference's start ("drawn" or "default", see `keras-meta meta-eval
 --start`) is kept. `--rule ensemble --policy a+b` acts on the mean of the
 action probabilities of policies a and b (the most likely action).
-`--act-every K` lets the policy act at every K-th decision only and keeps
-the rate at the others, as the expert of a `label_every: K` meta-training
-run did between its labels.
+`--act-every K` runs `MetaLRCallback(act_every=K)`: the policy acts at every
+K-th decision only and keeps the rate at the others, as the expert of a
+`label_every: K` meta-training run did between its labels (default: the
+policy card's).
 `--final-cooldown F` runs any rule with `MetaLRCallback(final_cooldown=F)`:
 the last F of each run anneals to zero with no decisions.
 
@@ -40,7 +41,7 @@ from keras_meta._optimizers import get_lr
 from keras_meta._optimizers import set_lr
 from keras_meta.callbacks import MetaLRCallback
 from keras_meta.meta.heldout import run_heldout_task
-from keras_meta.policy import load_policy
+from keras_meta.policy import Policy
 
 DEFAULT_REFERENCE = pathlib.Path(__file__).parents[1] / "heldout" / "meta-v2_vs_meta-v4.json"
 
@@ -82,44 +83,11 @@ class CosineEnvelopeCallback(MetaLRCallback):
         self._consecutive_failures = 0
 
 
-class AveragedPolicy:
-    """Several policies acting as one: the mean of their action probabilities and values."""
-
-    def __init__(self, members):
-        self.members = members
-        self.actions, self.card = members[0].actions, members[0].card
-
-    def evaluate(self, features):
-        outputs = [member.evaluate(features) for member in self.members]
-        return np.mean([p for p, _ in outputs], axis=0), float(np.mean([v for _, v in outputs]))
-
-
 class EnsembleCallback(MetaLRCallback):
-    """`MetaLRCallback` on the averaged policy of a `+`-joined list of policies."""
+    """`MetaLRCallback` on the mean of a `+`-joined list of policies (`Policy.average`)."""
 
     def __init__(self, policy, **kwargs):
-        members = [load_policy(part) for part in policy.split("+")]
-        super().__init__(policy=members[0], **kwargs)
-        self.policy = AveragedPolicy(members)
-
-
-class ActEveryCallback(MetaLRCallback):
-    """Any rule's callback, acting at every `act_every`-th decision only and keeping the rate between."""
-
-    act_every = 1
-
-    def _choose_action(self, features, probabilities) -> int:
-        if len(self.decisions) % self.act_every:
-            return int(np.flatnonzero(np.asarray(self.policy.actions) == 0.0)[0])
-        return super()._choose_action(features, probabilities)
-
-
-def acting_every(callback_class, act_every):
-    """`callback_class` (one whose `_decide` calls `_choose_action`), acting at every `act_every`-th decision only."""
-    if act_every == 1:
-        return callback_class
-    name = f"{callback_class.__name__}Every{act_every}"
-    return type(name, (ActEveryCallback, callback_class), {"act_every": act_every})
+        super().__init__(policy=Policy.average(policy.split("+")), **kwargs)
 
 
 CALLBACKS = {
@@ -130,13 +98,13 @@ CALLBACKS = {
 }
 
 
-def fresh_loss(seed, family, policy, rule, start, final_cooldown=None, act_every=1):
+def fresh_loss(seed, family, policy, rule, start, final_cooldown=None, act_every=None):
     family = {key: tuple(value) if isinstance(value, list) else value for key, value in family.items()}
-    callback_class = functools.partial(acting_every(CALLBACKS[rule], act_every), final_cooldown=final_cooldown)
+    callback_class = functools.partial(CALLBACKS[rule], final_cooldown=final_cooldown, act_every=act_every)
     return run_heldout_task(seed, str(policy), family, start, callback_class=callback_class)[1]
 
 
-def rescore(reference, name, policy, rule, final_cooldown=None, act_every=1) -> dict:
+def rescore(reference, name, policy, rule, final_cooldown=None, act_every=None) -> dict:
     tasks = []
     start = reference.get("start", "drawn")
     for task in reference["tasks"]:
@@ -168,10 +136,10 @@ if __name__ == "__main__":
     parser.add_argument("--name", required=True)
     parser.add_argument("--reference", default=str(DEFAULT_REFERENCE))
     parser.add_argument("--final-cooldown", type=float, default=None)
-    parser.add_argument("--act-every", type=int, default=1)
+    parser.add_argument("--act-every", type=int, default=None)
     parser.add_argument("--output", required=True)
     arguments = parser.parse_args()
-    if arguments.act_every > 1 and arguments.rule not in ("most_likely", "ensemble"):
+    if arguments.act_every is not None and arguments.rule not in ("most_likely", "ensemble"):
         parser.error("--act-every works with the rules that choose an action: most_likely and ensemble.")
     reference = json.loads(pathlib.Path(arguments.reference).read_text())
     result = rescore(
