@@ -176,7 +176,9 @@ class MetaLRCallback(keras.callbacks.Callback):
         if explosion_factor is not None and not explosion_factor > 1:
             raise ValueError(f"`explosion_factor` must be > 1 or None. Received: explosion_factor={explosion_factor}")
         self.policy = load_policy(policy)
-        if act_every is not None and act_every > 1 and 0 not in self.policy.actions:
+        keep = np.flatnonzero(self.policy.actions == 0.0)
+        self._keep_action = int(keep[0]) if keep.size else None
+        if act_every is not None and act_every > 1 and self._keep_action is None:
             raise ValueError(
                 f"`act_every` > 1 needs a policy with an action that keeps the rate (0). Received: {policy}"
             )
@@ -386,7 +388,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         if len(self.decisions) % self._act_every == 0:
             action = self._choose_action(features, probabilities)
         else:
-            action = int(np.flatnonzero(np.asarray(self.policy.actions) == 0.0)[0])  # keep the rate
+            action = self._keep_action
         log2_multiplier = float(self.policy.actions[action])
         new_lr = _clamp(old_lr * 2.0**log2_multiplier, self.min_lr, self.max_lr)
         if new_lr != old_lr:

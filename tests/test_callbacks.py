@@ -467,3 +467,19 @@ def test_value_estimate_is_the_value_heads_output_once_losses_exist(halving_poli
     assert callback.value_estimate() is None  # nothing seen yet
     fit(tiny_model(), callback)
     assert callback.value_estimate() == pytest.approx(-0.25)  # the fixed policy's value bias
+
+
+def test_act_every_needs_an_action_that_keeps_the_rate():
+    from keras_meta.features import FEATURE_NAMES
+    from keras_meta.policy import Policy
+
+    n_features = len(FEATURE_NAMES)
+    no_keep = Policy(
+        trunk=[],
+        action_head=(np.zeros((n_features, 2)), np.zeros(2)),
+        value_head=(np.zeros((n_features, 1)), np.zeros(1)),
+        actions=[-1.0, 1.0],
+    )
+    with pytest.raises(ValueError, match="keeps the rate"):
+        MetaLRCallback(no_keep, act_every=2)
+    MetaLRCallback(no_keep)  # acting at every decision needs no keep action
