@@ -76,7 +76,6 @@ class LabellingCallback(MetaLRCallback):
         self.samples = []
         self._actions = np.asarray(self.policy.actions, dtype=np.float64)
         self._targets = config.lookahead.branch_log2_multipliers(self._actions)
-        self._keep_action = int(np.flatnonzero(self._actions == 0.0)[0])
         self._keep_target = int(np.flatnonzero(self._targets == 0.0)[0])
         self._last_label = None  # (log2 of the rate at the labelled decision, target probabilities)
 
