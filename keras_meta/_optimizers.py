@@ -1,6 +1,9 @@
-"""Reading and writing an optimizer's rate and state, wrapped optimizers included."""
+"""Reading and writing an optimizer's rate and state (wrapped optimizers included), and snapshots
+of a model's whole training state for rolling back a diverged run."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import keras
 import numpy as np
@@ -51,3 +54,48 @@ def get_lr(optimizer) -> float:
 def set_lr(optimizer, lr: float) -> None:
     """Sets the rate; `LossScaleOptimizer` forwards it to its inner optimizer."""
     optimizer.learning_rate = lr
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """A copy of the training state at one batch.
+
+    Attributes:
+        step: Integer. The batch count at which it was taken.
+        weights: List of numpy arrays, `model.get_weights()`.
+        optimizer_variables: Dict, variable path -> numpy value.
+    """
+
+    step: int
+    weights: list
+    optimizer_variables: dict
+
+
+def take_snapshot(model, step: int) -> Snapshot | None:
+    """Copies the model's weights and optimizer state, or returns `None` if a weight is not finite.
+
+    Args:
+        model: A compiled, built `keras.Model`.
+        step: Integer. The batch count to record with the copy.
+
+    Returns:
+        A `Snapshot`, or `None` when the weights hold NaN or inf (nothing worth keeping).
+    """
+    weights = model.get_weights()
+    if not all(np.all(np.isfinite(w)) for w in weights):
+        return None
+    return Snapshot(step, weights, optimizer_state(model.optimizer))
+
+
+def restore_snapshot(model, snapshot: Snapshot) -> None:
+    """Puts back a snapshot's weights and optimizer state, keeping the current learning rate.
+
+    Args:
+        model: The model the snapshot was taken from.
+        snapshot: A `Snapshot` from `take_snapshot`.
+    """
+    optimizer = model.optimizer
+    lr = get_lr(optimizer)
+    model.set_weights(snapshot.weights)
+    restore_optimizer_state(optimizer, snapshot.optimizer_variables)
+    set_lr(optimizer, lr)

@@ -12,12 +12,13 @@ import warnings
 import keras
 import numpy as np
 
+from keras_meta._optimizers import Snapshot
 from keras_meta._optimizers import check_optimizer
 from keras_meta._optimizers import get_lr
 from keras_meta._optimizers import innermost
-from keras_meta._optimizers import optimizer_state
-from keras_meta._optimizers import restore_optimizer_state
+from keras_meta._optimizers import restore_snapshot
 from keras_meta._optimizers import set_lr
+from keras_meta._optimizers import take_snapshot
 from keras_meta.features import extract_features
 from keras_meta.policy import Policy
 from keras_meta.policy import load_policy
@@ -66,13 +67,6 @@ class Recovery:
     old_lr: float
     new_lr: float
     cause: str = "non-finite"
-
-
-@dataclasses.dataclass
-class _Snapshot:
-    step: int
-    weights: list
-    optimizer_variables: dict  # variable path -> numpy value
 
 
 @keras.saving.register_keras_serializable("keras_meta")
@@ -215,7 +209,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._consecutive_failures = 0
         self._val_losses: list[float] = []
         self._epoch_losses: list[float] = []
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: Snapshot | None = None
         self._snapshot_period = self.snapshot_every or 1
         self._decisions_since_snapshot = 0
         self._last_decision_time = time.perf_counter()
@@ -441,18 +435,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         if self.explosion_factor is not None and self.losses:
             if self.losses[-1] > self.explosion_factor * self._untrained_loss:
                 return
-        weights = self.model.get_weights()
-        if not all(np.all(np.isfinite(w)) for w in weights):
-            return
-        self._snapshot = _Snapshot(self._step, weights, optimizer_state(self.model.optimizer))
-
-    def _restore_snapshot(self):
-        """Puts back the last good weights and optimizer state (the rate excepted)."""
-        optimizer = self.model.optimizer
-        lr = get_lr(optimizer)
-        self.model.set_weights(self._snapshot.weights)
-        restore_optimizer_state(optimizer, self._snapshot.optimizer_variables)
-        set_lr(optimizer, lr)
+        self._snapshot = take_snapshot(self.model, self._step) or self._snapshot
 
     def _exploded(self) -> bool:
         """Whether the recent loss has blown up far above the untrained model's."""
@@ -474,7 +457,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             )
             warnings.warn(self.stopped_reason, RuntimeWarning, stacklevel=2)
             return
-        self._restore_snapshot()
+        restore_snapshot(self.model, self._snapshot)
         self._forget_losses_after(self._snapshot.step)
         if self._consecutive_failures > self.max_recoveries:
             self.model.stop_training = True
