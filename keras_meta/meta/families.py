@@ -5,6 +5,12 @@ teacher networks (regression and classification) and Gaussian mixtures, with
 varied sizes, noise, architectures, optimizers and budgets. That keeps every
 benchmark figure a held-out figure.
 
+By default a task's inputs are independent standard normal features. With
+`latent_dim > 0` (drawn for a `latent_fraction` of the tasks) the teacher or
+mixture acts on a few latent factors instead, and the network sees a noisy,
+warped and standardised view of them: many correlated features, some skewed,
+some binary or binned, as in real tabular data.
+
 A `TaskSpec` is plain data (JSON-able), so rollouts can be described, cached
 and sent to worker processes; `make_data` and `build_model` turn it into
 arrays and a Keras model.
@@ -46,6 +52,10 @@ class TaskSpec:
         initial_lr: Float.
         batch_size: Integer.
         epochs: Integer.
+        latent_dim: Integer. 0: the features are independent standard normal
+            inputs of the teacher or mixture. k > 0: the teacher or mixture
+            acts on k latent factors, and the `n_features` features are a
+            noisy, warped, standardised view of them (see `_LatentView`).
     """
 
     seed: int
@@ -63,6 +73,7 @@ class TaskSpec:
     initial_lr: float
     batch_size: int
     epochs: int
+    latent_dim: int = 0
 
     @property
     def loss(self) -> str:
@@ -88,6 +99,7 @@ def sample_task(
     sample_sizes=SAMPLE_SIZES,
     max_epochs: int = 60,
     log10_lr_range=LOG10_LR_RANGE,
+    latent_fraction: float = 0.0,
 ) -> TaskSpec:
     """Draws one task of the meta-training distribution.
 
@@ -104,6 +116,9 @@ def sample_task(
         max_epochs: Integer. Epoch budgets are drawn from 10 to this.
         log10_lr_range: Pair of floats. The initial learning rate is
             log-uniform between `10 ** low` and `10 ** high`.
+        latent_fraction: Float in [0, 1]. The chance that a task's features
+            are a view of 1 to 8 latent factors (`TaskSpec.latent_dim`). It
+            is drawn after everything else, so 0 draws the tasks it always did.
 
     Returns:
         A `TaskSpec`.
@@ -123,7 +138,7 @@ def sample_task(
     epochs = max(2, min(epochs, max_steps // steps_per_epoch))
     depth = int(rng.integers(1, 5))
     width = int(rng.choice([16, 32, 64, 128, 256]))
-    return TaskSpec(
+    spec = TaskSpec(
         seed=int(seed),
         family=family,
         n_samples=n_samples,
@@ -140,6 +155,11 @@ def sample_task(
         batch_size=batch_size,
         epochs=epochs,
     )
+    if not 0.0 <= latent_fraction <= 1.0:
+        raise ValueError(f"`latent_fraction` must lie in [0, 1]. Received: latent_fraction={latent_fraction!r}")
+    if latent_fraction and rng.random() < latent_fraction:
+        spec = dataclasses.replace(spec, latent_dim=int(rng.integers(1, min(8, spec.n_features) + 1)))
+    return spec
 
 
 def checked_lr_range(log10_lr_range) -> tuple[float, float]:
@@ -171,16 +191,22 @@ def make_data(spec: TaskSpec, fresh_samples: int = 0) -> dict[str, np.ndarray]:
     """
     rng = np.random.default_rng([spec.seed, 1])
     n_total = spec.n_samples + spec.n_samples // 4
-    if spec.family == "gaussian_mixture":
-        generator = _GaussianMixture(rng, spec)
-    else:
-        generator = _Teacher(rng, spec)
+    generator = _generator(rng, spec)
     x, y = generator.sample(rng, n_total)
     split = spec.n_samples
     data = {"x_train": x[:split], "y_train": y[:split], "x_val": x[split:], "y_val": y[split:]}
     if fresh_samples > 0:
         data["x_fresh"], data["y_fresh"] = generator.sample(np.random.default_rng([spec.seed, 2]), fresh_samples)
     return data
+
+
+def _generator(rng, spec: TaskSpec):
+    """What draws the task's samples: a teacher or a mixture, seen through a latent view if the spec has one."""
+    if spec.latent_dim:
+        return _LatentView(spec, _generator(rng, dataclasses.replace(spec, n_features=spec.latent_dim, latent_dim=0)))
+    if spec.family == "gaussian_mixture":
+        return _GaussianMixture(rng, spec)
+    return _Teacher(rng, spec)
 
 
 class _Teacher:
@@ -233,6 +259,47 @@ class _GaussianMixture:
         assignment = rng.integers(0, len(self.centres), n)
         x = self.centres[assignment] + self.spread * rng.standard_normal((n, self.spec.n_features))
         return x.astype(np.float32), _flip_labels(rng, assignment % self.spec.n_classes, self.spec)
+
+
+class _LatentView:
+    """The features real tabular data has: many noisy, warped, correlated views of a few factors.
+
+    Each feature is a random mixture of the latent factors plus its own noise
+    (10-50% of its spread), then left as it is, skewed (exp), binarised, or
+    binned into 3-6 levels, and finally standardised with the statistics of
+    the first sample drawn, as a user standardises with the training split's.
+    The targets are those of the latent sample.
+    """
+
+    _WARPS = ("identity", "identity", "identity", "skewed", "binary", "binned")
+
+    def __init__(self, spec: TaskSpec, latent_generator):
+        rng = np.random.default_rng([spec.seed, 3])  # the view's own stream: the latent task is unchanged
+        self.latent_generator = latent_generator
+        self.mixing = rng.standard_normal((spec.latent_dim, spec.n_features)) / math.sqrt(spec.latent_dim)
+        self.feature_noise = rng.uniform(0.1, 0.5, spec.n_features)
+        self.warps = rng.choice(self._WARPS, spec.n_features)
+        self.levels = rng.integers(3, 7, spec.n_features)
+        self.scale = None
+
+    def sample(self, rng, n):
+        z, y = self.latent_generator.sample(rng, n)
+        x = z @ self.mixing + self.feature_noise * rng.standard_normal((n, len(self.warps)))
+        columns = zip(x.T, self.warps, self.levels)
+        x = np.stack([self._warp(column, warp, levels) for column, warp, levels in columns], axis=1)
+        if self.scale is None:
+            self.scale = (x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6))
+        return ((x - self.scale[0]) / self.scale[1]).astype(np.float32), y
+
+    @staticmethod
+    def _warp(column, warp, levels):
+        if warp == "skewed":
+            return np.exp(column)
+        if warp == "binary":
+            return (column > 0).astype(np.float64)
+        if warp == "binned":
+            return np.round(np.clip(column, -2, 2) * (levels - 1) / 4)
+        return column
 
 
 def _flip_labels(rng, labels, spec: TaskSpec) -> np.ndarray:

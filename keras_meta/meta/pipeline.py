@@ -56,6 +56,9 @@ class MetaTrainConfig:
         max_epochs: Integer. Largest epoch budget drawn (before the cut to `max_steps`).
         log10_lr_range: Pair of floats. Initial learning rates are drawn
             log-uniform between `10 ** low` and `10 ** high`.
+        latent_fraction: Float in [0, 1]. The share of tasks whose features
+            are a noisy, warped view of a few latent factors (see
+            `families.sample_task`).
         horizon: Integer. Look-ahead steps at the candidate rate.
         cooldown: Integer. Look-ahead steps annealed to zero.
         temperature: Float. Of the soft labels.
@@ -100,6 +103,7 @@ class MetaTrainConfig:
     sample_sizes: tuple = SAMPLE_SIZES
     max_epochs: int = 60
     log10_lr_range: tuple = LOG10_LR_RANGE
+    latent_fraction: float = 0.0
     horizon: int = 20
     cooldown: int = 10
     temperature: float = 0.02
@@ -124,6 +128,8 @@ class MetaTrainConfig:
                 f"`optimizers` must be a non-empty subset of {list(OPTIMIZERS)}. Received: {self.optimizers!r}"
             )
         checked_lr_range(self.log10_lr_range)
+        if not 0.0 <= self.latent_fraction <= 1.0:
+            raise ValueError(f"`latent_fraction` must lie in [0, 1]. Received: {self.latent_fraction!r}")
         if self.value_clip is not None and not self.value_clip > 0:
             raise ValueError(f"`value_clip` must be positive or None. Received: {self.value_clip!r}")
         self.lookahead()
@@ -166,6 +172,7 @@ class MetaTrainConfig:
             "sample_sizes": self.sample_sizes,
             "max_epochs": self.max_epochs,
             "log10_lr_range": self.log10_lr_range,
+            "latent_fraction": self.latent_fraction,
         }
 
     def task_seeds(self, round_index: int, count: int) -> list[int]:
@@ -282,6 +289,7 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
             "families": (
                 "teacher regression, teacher classification, Gaussian mixtures (synthetic only); "
                 f"training sets of {', '.join(map(str, config.sample_sizes))} samples; "
+                f"{_latent_inputs(config)}"
                 f"{_initial_rates(config)}"
                 f"branches scored on the {config.score_split} split"
             ),
@@ -380,6 +388,13 @@ def _cooldown_words(config) -> str:
     )
     words += ", short look-aheads label the decisions between when they say raise" if config.climb_labels else ""
     return words + (f", final {config.final_cooldown:.0%} of each run a cool-down" if config.final_cooldown else "")
+
+
+def _latent_inputs(config) -> str:
+    """The card's words for the share of tasks whose features are a view of latent factors."""
+    if not config.latent_fraction:
+        return ""
+    return f"{100 * config.latent_fraction:.0f}% with features that are a noisy, warped view of 1-8 latent factors; "
 
 
 def _initial_rates(config) -> str:

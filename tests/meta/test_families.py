@@ -102,3 +102,50 @@ def test_a_fresh_sample_changes_nothing_else_and_follows_the_same_teacher():
 def _nearest_neighbour_accuracy(train, test):
     distances = ((test["x_fresh"][:, None, :] - train["x_train"][None, :, :]) ** 2).sum(axis=-1)
     return float(np.mean(train["y_train"][distances.argmin(axis=1)] == test["y_fresh"]))
+
+
+def test_latent_inputs_are_drawn_for_a_fraction_of_tasks_and_leave_the_other_draws_alone():
+    plain = [sample_task(seed) for seed in range(100)]
+    assert [sample_task(seed, latent_fraction=0.0) for seed in range(100)] == plain
+    latent = [sample_task(seed, latent_fraction=1.0) for seed in range(100)]
+    assert all(1 <= spec.latent_dim <= min(8, spec.n_features) for spec in latent)
+    assert [dataclasses.replace(spec, latent_dim=0) for spec in latent] == plain
+    some = [sample_task(seed, latent_fraction=0.5).latent_dim > 0 for seed in range(100)]
+    assert 30 < sum(some) < 70
+    with pytest.raises(ValueError, match="latent_fraction"):
+        sample_task(0, latent_fraction=1.5)
+
+
+def test_latent_features_are_a_standardised_low_rank_view_that_fresh_samples_share():
+    spec = dataclasses.replace(sample_task(5, latent_fraction=1.0), n_features=40, latent_dim=3, n_samples=512)
+    data = make_data(spec, fresh_samples=2000)
+    assert data["x_train"].shape == (512, 40)
+    x = np.concatenate([data["x_train"], data["x_val"]])  # the first sample drawn: standardised on its statistics
+    assert np.all(np.isfinite(x))
+    np.testing.assert_allclose(x.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(x.std(axis=0), 1.0, atol=1e-3)
+    singular_values = np.linalg.svd(x, compute_uv=False)
+    assert (singular_values[:3] ** 2).sum() / (singular_values**2).sum() > 0.5  # three factors carry most of it
+    fresh = data["x_fresh"]  # standardised with the first sample's statistics, not its own
+    assert np.abs(fresh.mean(axis=0)).max() < 0.3 and not np.allclose(fresh.std(axis=0), 1.0, atol=1e-3)
+    assert data["y_train"].shape[0] == 512 and TaskSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+
+
+def test_the_student_learns_a_latent_task():
+    spec = dataclasses.replace(
+        sample_task(2, latent_fraction=1.0),
+        family="teacher_regression",
+        n_classes=1,
+        noise=0.0,
+        n_features=20,
+        latent_dim=2,
+        n_samples=512,
+        optimizer="adam",
+        initial_lr=3e-3,
+        batch_norm=False,
+        dropout=0.0,
+    )
+    data = make_data(spec)
+    model = build_model(spec)
+    history = model.fit(data["x_train"], data["y_train"], batch_size=32, epochs=15, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]

@@ -85,6 +85,7 @@ def test_config_rejects_unknown_keys():
         ({"keep_bonus": -0.1}, "keep_bonus"),
         ({"optimizers": ["adam", "lion"]}, "optimizers"),
         ({"value_clip": 0}, "value_clip"),
+        ({"latent_fraction": 2.0}, "latent_fraction"),
         ({"branches": [-2, 0, 2]}, "branches"),
     ],
 )
