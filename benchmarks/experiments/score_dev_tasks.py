@@ -5,8 +5,8 @@ Each policy runs `MetaLRCallback` from the default start (and, with
 and the baselines (Adam 1e-3, cosine 1e-3, ReduceLROnPlateau, the recipe) run
 once and are cached with the policies' fits in `benchmarks/dev-tasks/
 records.jsonl`, so a new candidate costs only its own fits (about 2 minutes
-from one start, 11 tasks x 3 seeds, on 2 cores; the first run, with the grid,
-about 25 minutes). Score = mean test loss over seeds / the best grid run,
+from one start, 11 tasks x 3 seeds, on 2 cores; the first run, with the grid, takes
+about 35 minutes). Score = mean test loss over seeds / the best grid run,
 exactly as in `keras-meta bench`.
 
 Usage:
