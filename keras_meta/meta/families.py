@@ -129,6 +129,7 @@ def sample_task(
     >>> spec.n_samples in (64, 128) and 2 <= spec.epochs <= 200
     True
     """
+    latent_fraction = checked_latent_fraction(latent_fraction)
     rng = np.random.default_rng(seed)
     family = str(rng.choice(FAMILIES))
     n_samples = min(int(rng.choice(list(sample_sizes))), max_samples)
@@ -155,8 +156,6 @@ def sample_task(
         batch_size=batch_size,
         epochs=epochs,
     )
-    if not 0.0 <= latent_fraction <= 1.0:
-        raise ValueError(f"`latent_fraction` must lie in [0, 1]. Received: latent_fraction={latent_fraction!r}")
     if latent_fraction and rng.random() < latent_fraction:
         spec = dataclasses.replace(spec, latent_dim=int(rng.integers(1, min(8, spec.n_features) + 1)))
     return spec
@@ -168,6 +167,14 @@ def checked_lr_range(log10_lr_range) -> tuple[float, float]:
     if not low < high:
         raise ValueError(f"`log10_lr_range` must be (low, high) with low < high. Received: {log10_lr_range!r}")
     return low, high
+
+
+def checked_latent_fraction(latent_fraction) -> float:
+    """`latent_fraction` as a float; a `ValueError` unless it lies in [0, 1]."""
+    latent_fraction = float(latent_fraction)
+    if not 0.0 <= latent_fraction <= 1.0:
+        raise ValueError(f"`latent_fraction` must lie in [0, 1]. Received: latent_fraction={latent_fraction!r}")
+    return latent_fraction
 
 
 def make_data(spec: TaskSpec, fresh_samples: int = 0) -> dict[str, np.ndarray]:

@@ -29,6 +29,7 @@ import numpy as np
 from keras_meta.meta.families import LOG10_LR_RANGE
 from keras_meta.meta.families import OPTIMIZERS
 from keras_meta.meta.families import SAMPLE_SIZES
+from keras_meta.meta.families import checked_latent_fraction
 from keras_meta.meta.families import checked_lr_range
 
 _TASK_SEED_BASE = 10_000_000  # meta-training task seeds live far from any benchmark seed
@@ -128,8 +129,7 @@ class MetaTrainConfig:
                 f"`optimizers` must be a non-empty subset of {list(OPTIMIZERS)}. Received: {self.optimizers!r}"
             )
         checked_lr_range(self.log10_lr_range)
-        if not 0.0 <= self.latent_fraction <= 1.0:
-            raise ValueError(f"`latent_fraction` must lie in [0, 1]. Received: {self.latent_fraction!r}")
+        checked_latent_fraction(self.latent_fraction)
         if self.value_clip is not None and not self.value_clip > 0:
             raise ValueError(f"`value_clip` must be positive or None. Received: {self.value_clip!r}")
         self.lookahead()
