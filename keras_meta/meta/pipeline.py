@@ -50,6 +50,10 @@ class MetaTrainConfig:
         expert_probability: Tuple of floats. DAgger's beta per round (the
             last value repeats).
         exploration: Float. Chance of a random action in a rollout.
+        climb_exploration: Float in [0, 1]. Chance that a DAgger rollout
+            makes one forced climb of several doublings, so that states far
+            above the starting rate get labels (see `RolloutConfig`); the
+            evaluation rollouts never do.
         optimizers: Tuple of strings. The optimizers tasks are drawn with.
         max_steps: Integer. Longest rollout, in steps.
         max_samples: Integer. Largest training set of a task.
@@ -98,6 +102,7 @@ class MetaTrainConfig:
     evaluation_rollouts: int = 8
     expert_probability: tuple = (1.0, 0.5, 0.25)
     exploration: float = 0.1
+    climb_exploration: float = 0.0
     optimizers: tuple = OPTIMIZERS
     max_steps: int = 1200
     max_samples: int = 2048
@@ -132,7 +137,13 @@ class MetaTrainConfig:
         checked_latent_fraction(self.latent_fraction)
         if self.value_clip is not None and not self.value_clip > 0:
             raise ValueError(f"`value_clip` must be positive or None. Received: {self.value_clip!r}")
-        self.lookahead()
+        self.rollout_config(0.0, 0.0, self.climb_exploration)  # checks the look-ahead's and rollouts' settings
+
+    def rollout_config(self, expert_probability: float, exploration: float, climb_exploration: float = 0.0):
+        """The `RolloutConfig` of one rollout of this run: DAgger's beta and the exploration it makes."""
+        from keras_meta.meta.rollouts import RolloutConfig
+
+        return RolloutConfig(expert_probability, exploration, self.lookahead(), climb_exploration)
 
     def lookahead(self):
         """The `LookaheadConfig` that labels this run's decisions."""
@@ -202,7 +213,10 @@ def run_meta_training(config: MetaTrainConfig, output_dir, progress: bool = True
         round_dir = output_dir / f"round_{round_index}"
         if not (round_dir / "policy" / "card.json").exists():
             seeds = config.task_seeds(round_index, config.rollouts_per_round)
-            jobs = [(seed, policy_path, config.beta(round_index), config.exploration) for seed in seeds]
+            jobs = [
+                (seed, policy_path, config.beta(round_index), config.exploration, config.climb_exploration)
+                for seed in seeds
+            ]
             _run_rollouts(jobs, round_dir / "rollouts", config, progress, f"round {round_index}")
             _fit_round(config, output_dir, round_index)
         policy_path = str(round_dir / "policy")
@@ -232,7 +246,7 @@ def evaluate_policy(config: MetaTrainConfig, output_dir, policy_path, progress: 
 
     seeds = config.task_seeds(_EVALUATION_ROUND, config.evaluation_rollouts)
     directory = pathlib.Path(output_dir) / "evaluation"
-    _run_rollouts([(seed, policy_path, 0.0, 0.0) for seed in seeds], directory, config, progress, "evaluation")
+    _run_rollouts([(seed, policy_path, 0.0, 0.0, 0.0) for seed in seeds], directory, config, progress, "evaluation")
     data = _load_rollouts([directory])
     policy = load_policy(policy_path)
     probabilities, predicted = policy.evaluate_batch(data["features"])
@@ -407,13 +421,12 @@ def _initial_rates(config) -> str:
 
 def _rollout_job(job, settings: dict) -> dict:
     from keras_meta.meta.families import sample_task
-    from keras_meta.meta.rollouts import RolloutConfig
     from keras_meta.meta.rollouts import run_rollout
 
-    seed, policy_path, beta, exploration = job
+    seed, policy_path, beta, exploration, climb_exploration = job
     config = MetaTrainConfig.from_dict(settings)
     spec = sample_task(seed, **config.task_family())
-    return run_rollout(spec, policy_path, RolloutConfig(beta, exploration, config.lookahead()))
+    return run_rollout(spec, policy_path, config.rollout_config(beta, exploration, climb_exploration))
 
 
 def _save_rollout(directory: pathlib.Path, seed: int, rollout: dict) -> None:

@@ -35,11 +35,25 @@ class RolloutConfig:
             action (DAgger's beta).
         exploration: Float. Chance of a uniformly random action.
         lookahead: `LookaheadConfig`.
+        climb_exploration: Float in [0, 1]. Chance that the rollout makes
+            one forced climb: from a decision drawn in the run's first
+            half, the largest action at `CLIMB_LENGTHS` consecutive
+            decisions, whoever would act. The states it leads to, far above
+            the starting rate, are labelled as any other; without it the
+            policy meets them only where it climbs on its own, unlabelled.
     """
 
     expert_probability: float = 0.5
     exploration: float = 0.1
     lookahead: LookaheadConfig = LookaheadConfig()
+    climb_exploration: float = 0.0
+
+    CLIMB_LENGTHS = (3, 10)
+    """A forced climb lasts from 3 to 10 decisions (x8 to x1024 with doublings), drawn uniformly."""
+
+    def __post_init__(self):
+        if not 0.0 <= self.climb_exploration <= 1.0:
+            raise ValueError(f"`climb_exploration` must be in [0, 1]. Received: {self.climb_exploration!r}")
 
 
 class LabellingCallback(MetaLRCallback):
@@ -78,6 +92,22 @@ class LabellingCallback(MetaLRCallback):
         self._targets = config.lookahead.branch_log2_multipliers(self._actions)
         self._keep_target = int(np.flatnonzero(self._targets == 0.0)[0])
         self._last_label = None  # (log2 of the rate at the labelled decision, target probabilities)
+        self._forced_climb = self._draw_forced_climb(seed)
+
+    def _draw_forced_climb(self, seed) -> range:
+        """The decisions of this rollout's forced climb (see `RolloutConfig.climb_exploration`); often none.
+
+        Drawn from a generator of its own, so that a config without forced
+        climbs makes exactly the draws it made before they existed.
+        """
+        if self.config.climb_exploration == 0.0:
+            return range(0)
+        rng = np.random.default_rng([seed, 1])
+        if rng.random() >= self.config.climb_exploration:
+            return range(0)
+        start = int(rng.integers(self.policy.card["decisions_per_run"] // 2))
+        shortest, longest = self.config.CLIMB_LENGTHS
+        return range(start, start + int(rng.integers(shortest, longest + 1)))
 
     def _choose_action(self, features, probabilities) -> int:
         lookahead = self.config.lookahead
@@ -110,6 +140,8 @@ class LabellingCallback(MetaLRCallback):
                 "loss": float(np.mean(window)),
             }
         )
+        if len(self.decisions) in self._forced_climb:  # this decision's index, as above
+            return int(np.argmax(self._actions))
         expert_action = self._keep_action if kind == self.UNLABELLED else int(np.argmax(labels))
         draw = self._rng.random()
         if draw < self.config.exploration:

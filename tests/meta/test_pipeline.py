@@ -86,6 +86,7 @@ def test_config_rejects_unknown_keys():
         ({"optimizers": ["adam", "lion"]}, "optimizers"),
         ({"value_clip": 0}, "value_clip"),
         ({"latent_fraction": 2.0}, "latent_fraction"),
+        ({"climb_exploration": -0.5}, "climb_exploration"),
         ({"branches": [-2, 0, 2]}, "branches"),
     ],
 )

@@ -98,3 +98,27 @@ def test_climb_labels_let_the_expert_climb_between_look_aheads_from_a_rate_far_t
     without = dataclasses.replace(expert, lookahead=dataclasses.replace(lookahead, climb_labels=False))
     kept = run_rollout(spec, "handwritten", without)["features"][:, FEATURE_NAMES.index("log_lr_vs_initial")]
     assert kept[2] == pytest.approx(1.0)  # without climb labels the expert keeps the rate after one doubling
+
+
+def test_a_forced_climb_doubles_the_rate_at_consecutive_decisions_and_labels_the_states_it_reaches():
+    """Whatever the expert says, a forced climb takes x2 (up to `max_lr`) at 3-10 consecutive decisions."""
+    spec = dataclasses.replace(tiny_spec(), initial_lr=3e-3)
+    lookahead = LookaheadConfig(horizon=2, cooldown=1)
+    expert = RolloutConfig(expert_probability=1.0, exploration=0.0, lookahead=lookahead)
+    forced = run_rollout(spec, "handwritten", dataclasses.replace(expert, climb_exploration=1.0))
+    unforced = run_rollout(spec, "handwritten", expert)
+    log2_lr = forced["features"][:, FEATURE_NAMES.index("log_lr_vs_initial")]
+    plain = unforced["features"][:, FEATURE_NAMES.index("log_lr_vs_initial")]
+    start = int(np.flatnonzero(log2_lr != plain)[0]) - 1  # the climb's first decision
+    assert 0 <= start < 40 // 2  # in the first half of the handwritten policy's 40 decisions a run
+    np.testing.assert_array_equal(forced["features"][: start + 1], unforced["features"][: start + 1])
+    ceiling = np.log2(1.0 / 3e-3)  # MetaLRCallback's max_lr is 1.0
+    for k in range(start + 1, start + 1 + RolloutConfig.CLIMB_LENGTHS[0]):
+        assert log2_lr[k] == pytest.approx(min(log2_lr[k - 1] + 1.0, ceiling), abs=1e-6)
+    assert plain[start + 1] != pytest.approx(plain[start] + 1.0)  # the expert itself would not have doubled
+    np.testing.assert_allclose(forced["labels"].sum(axis=1), 1.0)  # every state, the climb's too, is labelled
+
+
+def test_climb_exploration_outside_zero_to_one_is_refused():
+    with pytest.raises(ValueError, match="climb_exploration"):
+        RolloutConfig(climb_exploration=1.5)
