@@ -103,6 +103,7 @@ class MetaTrainConfig:
     expert_probability: tuple = (1.0, 0.5, 0.25)
     exploration: float = 0.1
     climb_exploration: float = 0.0
+    forced_climb_values: bool = False
     optimizers: tuple = OPTIMIZERS
     max_steps: int = 1200
     max_samples: int = 2048
@@ -288,6 +289,7 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
     rollout_dirs = [output_dir / f"round_{r}" / "rollouts" for r in range(round_index + 1)]
     data = _load_rollouts(rollout_dirs)
     has_label = data["label_kind"] != LabellingCallback.UNLABELLED
+    has_value = data["has_value"] | config.forced_climb_values
     card = {
         "name": config.name,
         "version": f"{config.seed}.{round_index}",
@@ -320,6 +322,7 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
         data["labels"],
         data["values"],
         has_label=None if has_label.all() else has_label,
+        has_value=None if has_value.all() else has_value,
         hidden=config.hidden,
         epochs=config.train_epochs,
         value_clip=config.value_clip,
@@ -334,11 +337,12 @@ def _load_rollouts(directories) -> dict[str, np.ndarray]:
     """Every decision of the finished rollouts in `directories`, concatenated.
 
     Rollouts written before every decision was recorded hold only labelled
-    decisions and no `label_kind`; theirs are look-ahead labels.
+    decisions and no `label_kind`; theirs are look-ahead labels. `has_value`
+    is False for every decision of a rollout that a forced climb steered.
     """
     from keras_meta.meta.rollouts import LabellingCallback
 
-    parts = {"features": [], "labels": [], "values": [], "branch_losses": [], "label_kind": []}
+    parts = {"features": [], "labels": [], "values": [], "branch_losses": [], "label_kind": [], "has_value": []}
     for directory in directories:
         for path in sorted(pathlib.Path(directory).glob("*.npz")):
             if path.name.endswith(".partial.npz"):
@@ -347,8 +351,11 @@ def _load_rollouts(directories) -> dict[str, np.ndarray]:
                 for key in parts:
                     if key in rollout:
                         parts[key].append(rollout[key])
+                rows = len(rollout["features"])
                 if "label_kind" not in rollout:
-                    parts["label_kind"].append(np.full(len(rollout["features"]), LabellingCallback.LOOKAHEAD, np.int8))
+                    parts["label_kind"].append(np.full(rows, LabellingCallback.LOOKAHEAD, np.int8))
+                forced = bool(rollout["forced_climb"]) if "forced_climb" in rollout else False
+                parts["has_value"].append(np.full(rows, not forced))
     if not parts["features"]:
         raise ValueError(f"No rollouts found in {[str(d) for d in directories]}.")
     return {key: np.concatenate(values) for key, values in parts.items()}

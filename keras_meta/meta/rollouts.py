@@ -92,7 +92,7 @@ class LabellingCallback(MetaLRCallback):
         self._targets = config.lookahead.branch_log2_multipliers(self._actions)
         self._keep_target = int(np.flatnonzero(self._targets == 0.0)[0])
         self._last_label = None  # (log2 of the rate at the labelled decision, target probabilities)
-        self._forced_climb = self._draw_forced_climb(seed)
+        self.forced_climb = self._draw_forced_climb(seed)
 
     def _draw_forced_climb(self, seed) -> range:
         """The decisions of this rollout's forced climb (see `RolloutConfig.climb_exploration`); often none.
@@ -140,7 +140,7 @@ class LabellingCallback(MetaLRCallback):
                 "loss": float(np.mean(window)),
             }
         )
-        if len(self.decisions) in self._forced_climb:  # this decision's index, as above
+        if len(self.decisions) in self.forced_climb:  # this decision's index, as above
             return int(np.argmax(self._actions))
         expert_action = self._keep_action if kind == self.UNLABELLED else int(np.argmax(labels))
         draw = self._rng.random()
@@ -169,7 +169,9 @@ def run_rollout(spec: TaskSpec, policy, config: RolloutConfig = RolloutConfig())
         `label_kind` (n,): `LabellingCallback.LOOKAHEAD`, `PROPAGATED`,
         `CLIMB` or `UNLABELLED`, `branch_losses` (n, n_actions; NaN except
         at look-ahead and climb labels), `values` (n,): log(final loss / loss at the
-        decision); and the run's `final_loss` and `final_val_loss`.
+        decision); the run's `final_loss` and `final_val_loss`; and
+        `forced_climb`, whether a forced climb steered the run (see
+        `RolloutConfig.climb_exploration`).
     """
     fresh = config.lookahead.eval_samples if config.lookahead.score_split == "fresh" else 0
     data = make_data(spec, fresh_samples=fresh)
@@ -187,6 +189,7 @@ def run_rollout(spec: TaskSpec, policy, config: RolloutConfig = RolloutConfig())
         "branch_losses": np.array([s["branch_losses"] for s in samples]).reshape(-1, n_actions),
         "values": np.array([_log_ratio(final_loss, s["loss"]) for s in samples]),
         "final_loss": np.array(final_loss),
+        "forced_climb": np.array(len(callback.forced_climb) > 0 and callback.forced_climb.start < len(samples)),
         "final_val_loss": np.array(float(history.history["val_loss"][-1])),
     }
 

@@ -24,6 +24,7 @@ def fit_policy(
     values: np.ndarray,
     *,
     has_label=None,
+    has_value=None,
     hidden=(64, 64),
     epochs: int = 60,
     value_weight: float = 0.5,
@@ -40,6 +41,10 @@ def fit_policy(
         has_label: Boolean array `(n,)`, or `None` (every row has a label).
             Rows without one train only the value head; each head's loss is
             the mean over its own rows.
+        has_value: Boolean array `(n,)`, or `None` (every row has a value
+            target). Rows without one train only the action head: their
+            runs were not the policy's own (a forced climb), so their final
+            loss says little about the policy's.
         hidden: Tuple of integers. The trunk's widths.
         epochs: Integer.
         value_weight: Float. Weight of the value loss against the action loss.
@@ -77,7 +82,7 @@ def fit_policy(
     history = model.fit(
         ((features - mean) / std).astype(np.float32),
         {"action": labels.astype(np.float32), "value": values[:, None].astype(np.float32)},
-        sample_weight=None if has_label is None else _action_weights(has_label),
+        sample_weight=_head_weights(has_label, has_value, len(features)),
         batch_size=64,
         epochs=epochs,
         verbose=0,
@@ -99,13 +104,20 @@ def fit_policy(
     return policy, final
 
 
-def _action_weights(has_label) -> dict[str, np.ndarray]:
-    """Sample weights that train the action head on labelled rows only, at its usual scale."""
-    has_label = np.asarray(has_label, dtype=bool)
-    if not has_label.any():
-        raise ValueError("There are no labelled decisions to train the action head on.")
-    action = has_label * (len(has_label) / has_label.sum())
-    return {"action": action.astype(np.float32), "value": np.ones(len(has_label), np.float32)}
+def _head_weights(has_label, has_value, n: int) -> dict[str, np.ndarray] | None:
+    """Sample weights that train each head on its own rows only, at its usual scale; `None` if all rows count."""
+    if has_label is None and has_value is None:
+        return None
+    return {"action": _row_weights(has_label, n, "action"), "value": _row_weights(has_value, n, "value")}
+
+
+def _row_weights(has_target, n: int, head: str) -> np.ndarray:
+    if has_target is None:
+        return np.ones(n, np.float32)
+    has_target = np.asarray(has_target, dtype=bool)
+    if not has_target.any():
+        raise ValueError(f"No decision has a target for the {head} head: there is nothing to train it on.")
+    return (has_target * (n / has_target.sum())).astype(np.float32)
 
 
 def _check(features, labels, values):

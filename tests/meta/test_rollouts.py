@@ -122,3 +122,10 @@ def test_a_forced_climb_doubles_the_rate_at_consecutive_decisions_and_labels_the
 def test_climb_exploration_outside_zero_to_one_is_refused():
     with pytest.raises(ValueError, match="climb_exploration"):
         RolloutConfig(climb_exploration=1.5)
+
+
+def test_a_rollout_says_whether_a_forced_climb_steered_it():
+    lookahead = LookaheadConfig(horizon=2, cooldown=1)
+    expert = RolloutConfig(expert_probability=1.0, exploration=0.0, lookahead=lookahead)
+    assert run_rollout(tiny_spec(), "handwritten", dataclasses.replace(expert, climb_exploration=1.0))["forced_climb"]
+    assert not run_rollout(tiny_spec(), "handwritten", expert)["forced_climb"]
