@@ -16,7 +16,7 @@ from __future__ import annotations
 from keras_meta.policy import Policy
 from keras_meta.policy import load_policy
 
-_SUMMED = ("rollouts", "decisions", "labelled_decisions")
+_SUMMED = ("rollouts", "decisions", "labelled_decisions", "value_decisions")
 
 
 def build_ensemble(policies, name: str, act_every: int | None = None) -> Policy:

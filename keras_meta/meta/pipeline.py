@@ -139,6 +139,11 @@ class MetaTrainConfig:
         if self.value_clip is not None and not self.value_clip > 0:
             raise ValueError(f"`value_clip` must be positive or None. Received: {self.value_clip!r}")
         self.rollout_config(0.0, 0.0, self.climb_exploration)  # checks the look-ahead's and rollouts' settings
+        if self.climb_exploration == 1.0 and not self.forced_climb_values:
+            raise ValueError(
+                "With `climb_exploration: 1.0` every rollout makes a forced climb, and none is left to train the "
+                "value head on; lower it, or set `forced_climb_values: true`."
+            )
 
     def rollout_config(self, expert_probability: float, exploration: float, climb_exploration: float = 0.0):
         """The `RolloutConfig` of one rollout of this run: DAgger's beta and the exploration it makes."""
@@ -314,6 +319,7 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
             "rollouts": sum(1 for d in rollout_dirs for p in d.glob("*.npz") if not p.name.endswith(".partial.npz")),
             "decisions": int(len(data["features"])),
             "labelled_decisions": int(has_label.sum()),
+            "value_decisions": int(has_value.sum()),
             "config": config.to_dict(),
         },
     }

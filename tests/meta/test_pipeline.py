@@ -87,6 +87,7 @@ def test_config_rejects_unknown_keys():
         ({"value_clip": 0}, "value_clip"),
         ({"latent_fraction": 2.0}, "latent_fraction"),
         ({"climb_exploration": -0.5}, "climb_exploration"),
+        ({"climb_exploration": 1.0}, "forced_climb_values"),
         ({"branches": [-2, 0, 2]}, "branches"),
     ],
 )
@@ -191,3 +192,21 @@ def test_sparse_labels_train_the_value_head_on_every_decision(tmp_path, propagat
         assert 0 < training["labelled_decisions"] < training["decisions"] / 2
         assert policy.card["act_every"] == 3  # it acts where its expert did, and keeps the rate between
     assert evaluation["value_decisions"] > evaluation["decisions"] > 0  # values at every decision, look-ahead at some
+
+
+def test_rollouts_a_forced_climb_steered_train_the_action_head_but_not_the_value_head(tmp_path):
+    config = MetaTrainConfig.from_dict({**TINY, "rounds": 1, "rollouts_per_round": 4, "climb_exploration": 0.5})
+    training = run_meta_training(config, tmp_path / "run", progress=False).card["training"]
+    forced = [
+        bool(np.load(path)["forced_climb"])
+        for path in sorted((tmp_path / "run" / "round_0" / "rollouts").glob("*.npz"))
+    ]
+    assert any(forced) and not all(forced)  # these seeds draw both kinds
+    assert training["labelled_decisions"] == training["decisions"] > training["value_decisions"] > 0
+    kept = MetaTrainConfig.from_dict(
+        {**TINY, "rounds": 1, "rollouts_per_round": 4, "climb_exploration": 0.5, "forced_climb_values": True}
+    )
+    assert (
+        run_meta_training(kept, tmp_path / "kept", progress=False).card["training"]["value_decisions"]
+        == training["decisions"]
+    )
