@@ -73,7 +73,9 @@ class LabellingCallback(MetaLRCallback):
     `climb_labels` short branches label it when the largest action wins
     them, and the expert takes that action; otherwise there is no label and
     the expert keeps the rate. The policy and exploration act as usual at
-    every decision.
+    every decision. `forced_climb` is the range of decisions at which a
+    forced climb overrides them all (empty in most rollouts; see
+    `RolloutConfig.climb_exploration`).
     """
 
     LOOKAHEAD, PROPAGATED, CLIMB, UNLABELLED = 1, 2, 3, 0  # values of a sample's `label_kind`
@@ -189,8 +191,8 @@ def run_rollout(spec: TaskSpec, policy, config: RolloutConfig = RolloutConfig())
         "branch_losses": np.array([s["branch_losses"] for s in samples]).reshape(-1, n_actions),
         "values": np.array([_log_ratio(final_loss, s["loss"]) for s in samples]),
         "final_loss": np.array(final_loss),
-        "forced_climb": np.array(len(callback.forced_climb) > 0 and callback.forced_climb.start < len(samples)),
         "final_val_loss": np.array(float(history.history["val_loss"][-1])),
+        "forced_climb": np.array(len(callback.forced_climb) > 0 and callback.forced_climb.start < len(samples)),
     }
 
 
