@@ -46,7 +46,10 @@ def main() -> None:
     args = parser.parse_args()
     states = {run: read_states(run) for run in args.states}
     pooled = (np.concatenate([f for f, _ in states.values()]), np.concatenate([v for _, v in states.values()]))
-    columns = [*(f"{pathlib.Path(run).name} ({len(v)})" for run, (_, v) in states.items()), f"pooled ({len(pooled[1])})"]
+    columns = [
+        *(f"{pathlib.Path(run).name} ({len(v)})" for run, (_, v) in states.items()),
+        f"pooled ({len(pooled[1])})",
+    ]
     print("| policy | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
     for name in args.policy:

@@ -54,6 +54,14 @@ class MetaTrainConfig:
             makes one forced climb of several doublings, so that states far
             above the starting rate get labels (see `RolloutConfig`); the
             evaluation rollouts never do.
+        climb_after_loss_drop: Float or `None`. Start each forced climb
+            where the training loss has fallen below e^-d of its start
+            instead of at a drawn decision (see `RolloutConfig`).
+        forced_climb_values: Boolean. Train the value head on the decisions
+            of rollouts with a forced climb too. Their final loss is not
+            the policy's own run's; with them meta-v12's value head lost
+            nearly all its accuracy, so they are left out by default
+            (meta-v12's configs set this to reproduce it).
         optimizers: Tuple of strings. The optimizers tasks are drawn with.
         max_steps: Integer. Longest rollout, in steps.
         max_samples: Integer. Largest training set of a task.
@@ -103,6 +111,7 @@ class MetaTrainConfig:
     expert_probability: tuple = (1.0, 0.5, 0.25)
     exploration: float = 0.1
     climb_exploration: float = 0.0
+    climb_after_loss_drop: float | None = None
     forced_climb_values: bool = False
     optimizers: tuple = OPTIMIZERS
     max_steps: int = 1200
@@ -149,7 +158,9 @@ class MetaTrainConfig:
         """The `RolloutConfig` of one rollout of this run: DAgger's beta and the exploration it makes."""
         from keras_meta.meta.rollouts import RolloutConfig
 
-        return RolloutConfig(expert_probability, exploration, self.lookahead(), climb_exploration)
+        return RolloutConfig(
+            expert_probability, exploration, self.lookahead(), climb_exploration, self.climb_after_loss_drop
+        )
 
     def lookahead(self):
         """The `LookaheadConfig` that labels this run's decisions."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from keras_meta._optimizers import get_lr
 from keras_meta.callbacks import MetaLRCallback
+from keras_meta.features import FEATURE_NAMES
 from keras_meta.meta.families import TaskSpec
 from keras_meta.meta.families import build_model
 from keras_meta.meta.families import make_data
@@ -24,6 +25,8 @@ from keras_meta.meta.lookahead import BranchScorer
 from keras_meta.meta.lookahead import LookaheadConfig
 from keras_meta.meta.lookahead import labels_toward_targets
 from keras_meta.meta.lookahead import soft_labels
+
+_LOSS_VS_START = FEATURE_NAMES.index("log_loss_vs_start")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,12 +44,19 @@ class RolloutConfig:
             decisions, whoever would act. The states it leads to, far above
             the starting rate, are labelled as any other; without it the
             policy meets them only where it climbs on its own, unlabelled.
+        climb_after_loss_drop: Float or `None`. With a value d, a forced
+            climb starts instead at the first decision where the training
+            loss has fallen below e^-d of its start (the `log_loss_vs_start`
+            feature at most -d): the state of a model that has nearly
+            memorised its data. A rollout whose loss never falls that far
+            makes none.
     """
 
     expert_probability: float = 0.5
     exploration: float = 0.1
     lookahead: LookaheadConfig = LookaheadConfig()
     climb_exploration: float = 0.0
+    climb_after_loss_drop: float | None = None
 
     CLIMB_LENGTHS = (3, 10)
     """A forced climb lasts from 3 to 10 decisions (x8 to x1024 with doublings), drawn uniformly."""
@@ -54,6 +64,10 @@ class RolloutConfig:
     def __post_init__(self):
         if not 0.0 <= self.climb_exploration <= 1.0:
             raise ValueError(f"`climb_exploration` must be in [0, 1]. Received: {self.climb_exploration!r}")
+        if self.climb_after_loss_drop is not None and not self.climb_after_loss_drop > 0:
+            raise ValueError(
+                f"`climb_after_loss_drop` must be positive or None. Received: {self.climb_after_loss_drop!r}"
+            )
 
 
 class LabellingCallback(MetaLRCallback):
@@ -94,6 +108,7 @@ class LabellingCallback(MetaLRCallback):
         self._targets = config.lookahead.branch_log2_multipliers(self._actions)
         self._keep_target = int(np.flatnonzero(self._targets == 0.0)[0])
         self._last_label = None  # (log2 of the rate at the labelled decision, target probabilities)
+        self._pending_climb = 0  # the length of a forced climb waiting for the loss to fall
         self.forced_climb = self._draw_forced_climb(seed)
 
     def _draw_forced_climb(self, seed) -> range:
@@ -109,7 +124,17 @@ class LabellingCallback(MetaLRCallback):
             return range(0)
         start = int(rng.integers(self.policy.card["decisions_per_run"] // 2))
         shortest, longest = self.config.CLIMB_LENGTHS
-        return range(start, start + int(rng.integers(shortest, longest + 1)))
+        length = int(rng.integers(shortest, longest + 1))
+        if self.config.climb_after_loss_drop is not None:
+            self._pending_climb = length  # `_start_pending_climb` places it
+            return range(0)
+        return range(start, start + length)
+
+    def _start_pending_climb(self, features) -> None:
+        """Starts a climb that waits for the loss to fall, at this decision if it has fallen far enough."""
+        if self._pending_climb and features[_LOSS_VS_START] <= -self.config.climb_after_loss_drop:
+            index = len(self.decisions)
+            self.forced_climb, self._pending_climb = range(index, index + self._pending_climb), 0
 
     def _choose_action(self, features, probabilities) -> int:
         lookahead = self.config.lookahead
@@ -142,6 +167,7 @@ class LabellingCallback(MetaLRCallback):
                 "loss": float(np.mean(window)),
             }
         )
+        self._start_pending_climb(features)
         if len(self.decisions) in self.forced_climb:  # this decision's index, as above
             return int(np.argmax(self._actions))
         expert_action = self._keep_action if kind == self.UNLABELLED else int(np.argmax(labels))
@@ -185,7 +211,7 @@ def run_rollout(spec: TaskSpec, policy, config: RolloutConfig = RolloutConfig())
     samples = callback.samples
     n_actions = len(callback.policy.actions)
     return {
-        "features": np.array([s["features"] for s in samples]).reshape(-1, _n_features()),
+        "features": np.array([s["features"] for s in samples]).reshape(-1, len(FEATURE_NAMES)),
         "labels": np.array([s["labels"] for s in samples]).reshape(-1, n_actions),
         "label_kind": np.array([s["label_kind"] for s in samples], dtype=np.int8),
         "branch_losses": np.array([s["branch_losses"] for s in samples]).reshape(-1, n_actions),
@@ -200,9 +226,3 @@ def _log_ratio(final, current) -> float:
     if not (np.isfinite(final) and np.isfinite(current)) or final <= 0 or current <= 0:
         return 0.0
     return float(np.log(final / current))
-
-
-def _n_features() -> int:
-    from keras_meta.features import FEATURE_NAMES
-
-    return len(FEATURE_NAMES)

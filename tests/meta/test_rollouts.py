@@ -129,3 +129,28 @@ def test_a_rollout_says_whether_a_forced_climb_steered_it():
     expert = RolloutConfig(expert_probability=1.0, exploration=0.0, lookahead=lookahead)
     assert run_rollout(tiny_spec(), "handwritten", dataclasses.replace(expert, climb_exploration=1.0))["forced_climb"]
     assert not run_rollout(tiny_spec(), "handwritten", expert)["forced_climb"]
+
+
+def test_a_forced_climb_can_wait_until_the_loss_has_fallen():
+    """With `climb_after_loss_drop` the climb starts at the first decision where the loss is e^-d below its start."""
+    spec = dataclasses.replace(tiny_spec(), initial_lr=3e-3)
+    lookahead = LookaheadConfig(horizon=2, cooldown=1)
+    expert = RolloutConfig(expert_probability=1.0, exploration=0.0, lookahead=lookahead)
+    unforced = run_rollout(spec, "handwritten", expert)
+    fallen = unforced["features"][:, FEATURE_NAMES.index("log_loss_vs_start")]
+    drop = 0.5 * -fallen.min()  # a drop the run reaches part way through
+    first = int(np.argmax(fallen <= -drop))
+    assert first > 0
+    forced = run_rollout(
+        spec, "handwritten", dataclasses.replace(expert, climb_exploration=1.0, climb_after_loss_drop=drop)
+    )
+    assert forced["forced_climb"]
+    np.testing.assert_array_equal(forced["features"][: first + 1], unforced["features"][: first + 1])
+    log2_lr = forced["features"][:, FEATURE_NAMES.index("log_lr_vs_initial")]
+    assert log2_lr[first + 1] == pytest.approx(min(log2_lr[first] + 1.0, np.log2(1.0 / 3e-3)), abs=1e-6)
+    never = run_rollout(
+        spec, "handwritten", dataclasses.replace(expert, climb_exploration=1.0, climb_after_loss_drop=50.0)
+    )
+    assert not never["forced_climb"] and never["features"].tolist() == unforced["features"].tolist()
+    with pytest.raises(ValueError, match="climb_after_loss_drop"):
+        RolloutConfig(climb_after_loss_drop=0.0)
