@@ -108,33 +108,39 @@ class LabellingCallback(MetaLRCallback):
         self._targets = config.lookahead.branch_log2_multipliers(self._actions)
         self._keep_target = int(np.flatnonzero(self._targets == 0.0)[0])
         self._last_label = None  # (log2 of the rate at the labelled decision, target probabilities)
-        self._pending_climb = 0  # the length of a forced climb waiting for the loss to fall
-        self.forced_climb = self._draw_forced_climb(seed)
+        # This rollout's forced climb: its first decision (`None` until placed) and its length (0: none).
+        self._climb_start, self._climb_length = self._draw_forced_climb(seed)
 
-    def _draw_forced_climb(self, seed) -> range:
-        """The decisions of this rollout's forced climb (see `RolloutConfig.climb_exploration`); often none.
+    @property
+    def forced_climb(self) -> range:
+        """The decisions this rollout's forced climb takes; empty while it waits for the loss, or without one."""
+        if self._climb_start is None:
+            return range(0)
+        return range(self._climb_start, self._climb_start + self._climb_length)
+
+    def _draw_forced_climb(self, seed) -> tuple[int | None, int]:
+        """The first decision and the length of this rollout's forced climb (see `RolloutConfig`).
 
         Drawn from a generator of its own, so that a config without forced
-        climbs makes exactly the draws it made before they existed.
+        climbs makes exactly the draws it made before they existed. With
+        `climb_after_loss_drop` the first decision is `None`:
+        `_place_waiting_climb` sets it when the loss has fallen.
         """
         if self.config.climb_exploration == 0.0:
-            return range(0)
+            return None, 0
         rng = np.random.default_rng([seed, 1])
         if rng.random() >= self.config.climb_exploration:
-            return range(0)
+            return None, 0
         start = int(rng.integers(self.policy.card["decisions_per_run"] // 2))
         shortest, longest = self.config.CLIMB_LENGTHS
         length = int(rng.integers(shortest, longest + 1))
-        if self.config.climb_after_loss_drop is not None:
-            self._pending_climb = length  # `_start_pending_climb` places it
-            return range(0)
-        return range(start, start + length)
+        return (None if self.config.climb_after_loss_drop is not None else start), length
 
-    def _start_pending_climb(self, features) -> None:
-        """Starts a climb that waits for the loss to fall, at this decision if it has fallen far enough."""
-        if self._pending_climb and features[_LOSS_VS_START] <= -self.config.climb_after_loss_drop:
-            index = len(self.decisions)
-            self.forced_climb, self._pending_climb = range(index, index + self._pending_climb), 0
+    def _place_waiting_climb(self, features) -> None:
+        """Starts a climb that waits for the loss to fall at this decision, if it has fallen far enough."""
+        waiting = self._climb_start is None and self._climb_length > 0
+        if waiting and features[_LOSS_VS_START] <= -self.config.climb_after_loss_drop:
+            self._climb_start = len(self.decisions)
 
     def _choose_action(self, features, probabilities) -> int:
         lookahead = self.config.lookahead
@@ -167,7 +173,7 @@ class LabellingCallback(MetaLRCallback):
                 "loss": float(np.mean(window)),
             }
         )
-        self._start_pending_climb(features)
+        self._place_waiting_climb(features)
         if len(self.decisions) in self.forced_climb:  # this decision's index, as above
             return int(np.argmax(self._actions))
         expert_action = self._keep_action if kind == self.UNLABELLED else int(np.argmax(labels))
