@@ -19,11 +19,17 @@ Definitions:
 * **time to target**: the first epoch (1-based) whose test loss is at or below
   the oracle, divided by the epoch budget, averaged over the seeds that reach
   it; `None` if no seed does.
+* **ratio interval** of A against B: the geometric mean over tasks of A's mean
+  loss / B's (the ratio of their aggregate scores), with a bootstrap interval
+  over seeds: each resample draws every task's seeds with replacement, the
+  same draw for A and B. It says how much of a difference the seeds alone
+  could make.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import statistics
 from collections import defaultdict
 
@@ -128,6 +134,60 @@ def win_rate(task_values: dict, method: str, baseline: str) -> float | None:
             a, b = values[method], values[baseline]
             outcomes.append(1.0 if a < b else 0.5 if a == b else 0.0)
     return statistics.fmean(outcomes) if outcomes else None
+
+
+def losses_by_seed(records: list[dict]) -> dict:
+    """`{task: {method: {seed: effective test loss}}}`."""
+    return {
+        task: {method: {r["seed"]: effective_test_loss(r) for r in runs} for method, runs in methods.items()}
+        for task, methods in group(records).items()
+    }
+
+
+def ratio_interval(
+    losses_a: dict, losses_b: dict, level: float = 0.9, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float] | None:
+    """A's aggregate score over B's, with a paired bootstrap interval over seeds.
+
+    Args:
+        losses_a: `{task: {seed: loss}}` of method A.
+        losses_b: `{task: {seed: loss}}` of method B.
+        level: Float in (0, 1). The interval's coverage.
+        resamples: Integer. Bootstrap resamples.
+        seed: Integer. Seeds the resampling, so reports are reproducible.
+
+    Returns:
+        `(ratio, low, high)`: the geometric mean over tasks of A's mean loss
+        over B's, on the seeds both have, and the interval's ends; below 1
+        means A is better. `None` if no task has a seed in common.
+
+    Example:
+
+    >>> a = {"t": {0: 1.0, 1: 3.0}}
+    >>> b = {"t": {0: 2.0, 1: 2.0}}
+    >>> ratio, low, high = ratio_interval(a, b)
+    >>> ratio, low, high
+    (1.0, 0.5, 1.5)
+    """
+    paired = []
+    for task in sorted(set(losses_a) & set(losses_b)):
+        seeds = sorted(set(losses_a[task]) & set(losses_b[task]))
+        if seeds:
+            paired.append([(losses_a[task][s], losses_b[task][s]) for s in seeds])
+    if not paired:
+        return None
+
+    def log_ratio(samples):
+        return statistics.fmean(
+            math.log(statistics.fmean(a for a, _ in pairs) / statistics.fmean(b for _, b in pairs)) for pairs in samples
+        )
+
+    rng = random.Random(seed)
+    draws = sorted(log_ratio([rng.choices(pairs, k=len(pairs)) for pairs in paired]) for _ in range(resamples))
+    tail = (1 - level) / 2
+    low = draws[int(tail * (resamples - 1))]
+    high = draws[int(math.ceil((1 - tail) * (resamples - 1)))]
+    return math.exp(log_ratio(paired)), math.exp(low), math.exp(high)
 
 
 def time_to_target(records: list[dict]) -> dict:

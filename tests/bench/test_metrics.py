@@ -84,3 +84,29 @@ def test_time_to_target_is_the_first_epoch_at_the_oracle(records):
 
 def test_mean_wall_seconds(records):
     assert metrics.mean_wall_seconds(records)["a"]["constant@0.01"] == 1.0
+
+
+def test_ratio_interval_is_the_score_ratio_with_a_paired_seed_bootstrap(records):
+    by_seed = metrics.losses_by_seed(records)
+    meta = {task: methods["meta@0.001"] for task, methods in by_seed.items()}
+    plateau = {task: methods["plateau"] for task, methods in by_seed.items()}
+    ratio, low, high = metrics.ratio_interval(meta, plateau)
+    aggregate = metrics.aggregate_scores(metrics.scores(records))
+    # Only seed 0 is shared on task a, so the ratio there is 1.5 / 3.0; on task b it is 1.0.
+    assert ratio == pytest.approx(math.sqrt(0.5))
+    assert ratio == pytest.approx(aggregate["meta@0.001"] / aggregate["plateau"])
+    assert low == pytest.approx(ratio) and high == pytest.approx(ratio)  # one shared seed a task: no spread
+
+
+def test_ratio_interval_spreads_with_seed_noise_and_not_with_a_steady_gap():
+    steady = metrics.ratio_interval({"t": {0: 2.0, 1: 4.0, 2: 6.0}}, {"t": {0: 1.0, 1: 2.0, 2: 3.0}})
+    assert steady == pytest.approx((2.0, 2.0, 2.0))  # twice as bad on every seed: certain
+
+    # Better on two seeds, one bad seed: worse on average, but the seeds could make it either.
+    a = {"t": {0: 0.5, 1: 0.5, 2: 5.0}, "u": {0: 1.0, 1: 1.0, 2: 1.0}}
+    b = {"t": {0: 1.0, 1: 1.0, 2: 1.0}, "u": {0: 1.0, 1: 1.0, 2: 1.0}}
+    ratio, low, high = metrics.ratio_interval(a, b)
+    assert ratio == pytest.approx(math.sqrt(2.0))
+    assert low < 1.0 < high
+    assert metrics.ratio_interval(a, b) == (ratio, low, high)  # seeded: the same report every time
+    assert metrics.ratio_interval(a, {"v": {0: 1.0}}) is None
