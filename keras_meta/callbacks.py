@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import math
 import os
-import time
 import warnings
 
 import keras
@@ -26,7 +25,8 @@ from keras_meta.policy import load_policy
 _DEFAULT_INTERVAL_UNKNOWN_STEPS = 25  # decision interval while the epoch length is unknown
 _MIN_WINDOW = 8  # the feature window never looks at fewer recorded steps
 _EXPLOSION_WINDOW = 3  # recorded losses averaged before comparing with the untrained model's
-_SNAPSHOT_BUDGET = 0.0025  # automatic snapshots cost at most this fraction of training time
+_MIN_SNAPSHOT_PERIOD = 4  # automatic snapshots: every this many decisions at least
+_PARAMS_PER_SNAPSHOT_DECISION = 1_000_000  # ... and one decision more per this many parameters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,8 +124,9 @@ class MetaLRCallback(keras.callbacks.Callback):
             weights. Defaults to 3.
         snapshot_every: Integer or `None`. Keep a recovery snapshot of the
             weights and optimizer state every this many decisions. `None`
-            picks the period that keeps the snapshots' cost under 0.25% of the
-            training time, measured as training goes.
+            picks the period from the model's size (see
+            `automatic_snapshot_period`), never from timing, so that a
+            seeded run is reproducible.
         final_cooldown: Float in [0, 1) or `None`. The last this fraction of
             the run's steps is a cool-down: the policy is no longer asked,
             and the rate falls linearly from where the policy left it to zero
@@ -210,9 +211,8 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._val_losses: list[float] = []
         self._epoch_losses: list[float] = []
         self._snapshot: Snapshot | None = None
-        self._snapshot_period = self.snapshot_every or 1
+        self._snapshot_period = self.snapshot_every  # automatic: set at the first decision
         self._decisions_since_snapshot = 0
-        self._last_decision_time = time.perf_counter()
         self._cooldown_lr: float | None = None  # the rate where the final cool-down began
         self._first_epoch: int | None = None
         self._start_running_mean(batch=-1)
@@ -278,14 +278,12 @@ class MetaLRCallback(keras.callbacks.Callback):
         if cooling_down:
             self._cool_down()
         if self._step - self._last_decision_step >= self._interval:
-            now = time.perf_counter()
-            seconds_per_interval, self._last_decision_time = now - self._last_decision_time, now
             if cooling_down:  # no decision, but an interval of good steps all the same
                 self._last_decision_step = self._step
                 self._consecutive_failures = 0
             else:
                 self._decide()
-            self._maybe_snapshot(seconds_per_interval)
+            self._maybe_snapshot()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
@@ -414,21 +412,15 @@ class MetaLRCallback(keras.callbacks.Callback):
             return int(self._rng.choice(len(probabilities), p=probabilities))
         return int(np.argmax(probabilities))
 
-    def _maybe_snapshot(self, seconds_per_interval):
-        """Takes a snapshot every `_snapshot_period` decisions.
-
-        In automatic mode the period is re-derived after each snapshot from
-        what it cost and how long an interval of training takes.
-        """
+    def _maybe_snapshot(self):
+        """Takes a snapshot every `_snapshot_period` decisions."""
+        if self._snapshot_period is None:  # the model is built by now
+            self._snapshot_period = automatic_snapshot_period(self.model.count_params())
         self._decisions_since_snapshot += 1
         if self._decisions_since_snapshot < self._snapshot_period:
             return
-        start = time.perf_counter()
         self._take_snapshot()
         self._decisions_since_snapshot = 0
-        if self.snapshot_every is None:
-            cost = time.perf_counter() - start
-            self._snapshot_period = max(1, math.ceil(cost / (_SNAPSHOT_BUDGET * seconds_per_interval)))
 
     def _take_snapshot(self):
         """Keeps the current weights and optimizer state, if they are finite and the loss has not blown up."""
@@ -526,6 +518,31 @@ class MetaLRCallback(keras.callbacks.Callback):
         for key, value in self.__dict__.items():
             setattr(clone, key, value if key == "_model" else copy.deepcopy(value, memo))
         return clone
+
+
+def automatic_snapshot_period(n_params: int) -> int:
+    """Decisions between recovery snapshots when `snapshot_every=None`.
+
+    A snapshot copies the weights and the optimizer's state. Every 4
+    decisions keeps its cost a small fraction of the training in between on
+    small models, where the copy's fixed cost dominates; beyond 4 million
+    parameters the period grows by one decision per million, so that the
+    copies of large models stay as rare relative to their training. The
+    period depends on the model alone, never on timing: which snapshot a
+    recovery restores is the same in every run with the same seed.
+
+    Args:
+        n_params: Integer. The model's parameter count.
+
+    Returns:
+        The period, an integer of at least 4.
+
+    Example:
+
+    >>> automatic_snapshot_period(20_000), automatic_snapshot_period(25_000_000)
+    (4, 25)
+    """
+    return max(_MIN_SNAPSHOT_PERIOD, math.ceil(n_params / _PARAMS_PER_SNAPSHOT_DECISION))
 
 
 def _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoveries, snapshot_every):
