@@ -100,6 +100,7 @@ def sample_task(
     max_epochs: int = 60,
     log10_lr_range=LOG10_LR_RANGE,
     latent_fraction: float = 0.0,
+    clean_fraction: float = 0.0,
 ) -> TaskSpec:
     """Draws one task of the meta-training distribution.
 
@@ -119,6 +120,11 @@ def sample_task(
         latent_fraction: Float in [0, 1]. The chance that a task's features
             are a view of 1 to 8 latent factors (`TaskSpec.latent_dim`). It
             is drawn after everything else, so 0 draws the tasks it always did.
+        clean_fraction: Float in [0, 1]. The chance that a task has no label
+            noise at all: a network can fit its training set to a loss near
+            zero, as on small, clean real data sets, where a high rate only
+            hastens memorisation. Drawn after `latent_fraction`, so 0 draws
+            the tasks it always did.
 
     Returns:
         A `TaskSpec`.
@@ -129,7 +135,8 @@ def sample_task(
     >>> spec.n_samples in (64, 128) and 2 <= spec.epochs <= 200
     True
     """
-    latent_fraction = checked_latent_fraction(latent_fraction)
+    latent_fraction = checked_fraction("latent_fraction", latent_fraction)
+    clean_fraction = checked_fraction("clean_fraction", clean_fraction)
     rng = np.random.default_rng(seed)
     family = str(rng.choice(FAMILIES))
     n_samples = min(int(rng.choice(list(sample_sizes))), max_samples)
@@ -158,6 +165,8 @@ def sample_task(
     )
     if latent_fraction and rng.random() < latent_fraction:
         spec = dataclasses.replace(spec, latent_dim=int(rng.integers(1, min(8, spec.n_features) + 1)))
+    if clean_fraction and rng.random() < clean_fraction:
+        spec = dataclasses.replace(spec, noise=0.0)
     return spec
 
 
@@ -169,12 +178,12 @@ def checked_lr_range(log10_lr_range) -> tuple[float, float]:
     return low, high
 
 
-def checked_latent_fraction(latent_fraction) -> float:
-    """`latent_fraction` as a float; a `ValueError` unless it lies in [0, 1]."""
-    latent_fraction = float(latent_fraction)
-    if not 0.0 <= latent_fraction <= 1.0:
-        raise ValueError(f"`latent_fraction` must lie in [0, 1]. Received: latent_fraction={latent_fraction!r}")
-    return latent_fraction
+def checked_fraction(name: str, value) -> float:
+    """`value` as a float; a `ValueError` naming the argument `name` unless it lies in [0, 1]."""
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"`{name}` must lie in [0, 1]. Received: {name}={value!r}")
+    return value
 
 
 def make_data(spec: TaskSpec, fresh_samples: int = 0) -> dict[str, np.ndarray]:

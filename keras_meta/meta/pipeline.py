@@ -29,7 +29,7 @@ import numpy as np
 from keras_meta.meta.families import LOG10_LR_RANGE
 from keras_meta.meta.families import OPTIMIZERS
 from keras_meta.meta.families import SAMPLE_SIZES
-from keras_meta.meta.families import checked_latent_fraction
+from keras_meta.meta.families import checked_fraction
 from keras_meta.meta.families import checked_lr_range
 
 _TASK_SEED_BASE = 10_000_000  # meta-training task seeds live far from any benchmark seed
@@ -72,6 +72,8 @@ class MetaTrainConfig:
         latent_fraction: Float in [0, 1]. The share of tasks whose features
             are a noisy, warped view of a few latent factors (see
             `families.sample_task`).
+        clean_fraction: Float in [0, 1]. The share of tasks without label
+            noise, whose training loss can fall to near zero.
         horizon: Integer. Look-ahead steps at the candidate rate.
         cooldown: Integer. Look-ahead steps annealed to zero.
         temperature: Float. Of the soft labels.
@@ -120,6 +122,7 @@ class MetaTrainConfig:
     max_epochs: int = 60
     log10_lr_range: tuple = LOG10_LR_RANGE
     latent_fraction: float = 0.0
+    clean_fraction: float = 0.0
     horizon: int = 20
     cooldown: int = 10
     temperature: float = 0.02
@@ -144,7 +147,8 @@ class MetaTrainConfig:
                 f"`optimizers` must be a non-empty subset of {list(OPTIMIZERS)}. Received: {self.optimizers!r}"
             )
         checked_lr_range(self.log10_lr_range)
-        checked_latent_fraction(self.latent_fraction)
+        checked_fraction("latent_fraction", self.latent_fraction)
+        checked_fraction("clean_fraction", self.clean_fraction)
         if self.value_clip is not None and not self.value_clip > 0:
             raise ValueError(f"`value_clip` must be positive or None. Received: {self.value_clip!r}")
         self.rollout_config(0.0, 0.0, self.climb_exploration)  # checks the look-ahead's and rollouts' settings
@@ -201,6 +205,7 @@ class MetaTrainConfig:
             "max_epochs": self.max_epochs,
             "log10_lr_range": self.log10_lr_range,
             "latent_fraction": self.latent_fraction,
+            "clean_fraction": self.clean_fraction,
         }
 
     def task_seeds(self, round_index: int, count: int) -> list[int]:
@@ -322,6 +327,7 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
                 "teacher regression, teacher classification, Gaussian mixtures (synthetic only); "
                 f"training sets of {', '.join(map(str, config.sample_sizes))} samples; "
                 f"{_latent_inputs(config)}"
+                f"{_clean_labels(config)}"
                 f"{_initial_rates(config)}"
                 f"branches scored on the {config.score_split} split"
             ),
@@ -433,6 +439,13 @@ def _latent_inputs(config) -> str:
     if not config.latent_fraction:
         return ""
     return f"{100 * config.latent_fraction:.0f}% with features that are a noisy, warped view of 1-8 latent factors; "
+
+
+def _clean_labels(config) -> str:
+    """The card's words for the share of tasks without label noise."""
+    if not config.clean_fraction:
+        return ""
+    return f"{100 * config.clean_fraction:.0f}% without label noise; "
 
 
 def _initial_rates(config) -> str:

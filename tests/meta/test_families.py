@@ -116,6 +116,18 @@ def test_latent_inputs_are_drawn_for_a_fraction_of_tasks_and_leave_the_other_dra
         sample_task(0, latent_fraction=1.5)
 
 
+def test_clean_tasks_lose_their_label_noise_only_and_leave_the_other_draws_alone():
+    plain = [sample_task(seed, latent_fraction=0.5) for seed in range(100)]
+    assert [sample_task(seed, latent_fraction=0.5, clean_fraction=0.0) for seed in range(100)] == plain
+    clean = [sample_task(seed, latent_fraction=0.5, clean_fraction=1.0) for seed in range(100)]
+    assert all(spec.noise == 0.0 for spec in clean)
+    assert [dataclasses.replace(spec, noise=0.0) for spec in plain] == clean
+    some = [sample_task(seed, clean_fraction=0.25).noise == 0.0 for seed in range(200)]
+    assert 25 < sum(some) < 75
+    with pytest.raises(ValueError, match="clean_fraction"):
+        sample_task(0, clean_fraction=-0.1)
+
+
 def test_latent_features_are_a_standardised_low_rank_view_that_fresh_samples_share():
     spec = dataclasses.replace(sample_task(5, latent_fraction=1.0), n_features=40, latent_dim=3, n_samples=512)
     data = make_data(spec, fresh_samples=2000)

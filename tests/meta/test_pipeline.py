@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from keras_meta import cli
+from keras_meta.meta.families import sample_task
 from keras_meta.meta.pipeline import MetaTrainConfig
 from keras_meta.meta.pipeline import run_meta_training
 from keras_meta.policy import load_policy
@@ -86,6 +87,7 @@ def test_config_rejects_unknown_keys():
         ({"optimizers": ["adam", "lion"]}, "optimizers"),
         ({"value_clip": 0}, "value_clip"),
         ({"latent_fraction": 2.0}, "latent_fraction"),
+        ({"clean_fraction": 1.5}, "clean_fraction"),
         ({"climb_exploration": -0.5}, "climb_exploration"),
         ({"climb_exploration": 1.0}, "forced_climb_values"),
         ({"branches": [-2, 0, 2]}, "branches"),
@@ -210,3 +212,11 @@ def test_rollouts_a_forced_climb_steered_train_the_action_head_but_not_the_value
         run_meta_training(kept, tmp_path / "kept", progress=False).card["training"]["value_decisions"]
         == training["decisions"]
     )
+
+
+def test_clean_fraction_reaches_the_tasks_a_run_draws():
+    clean = MetaTrainConfig.from_dict({"clean_fraction": 1.0})
+    plain = MetaTrainConfig.from_dict({})
+    seeds = clean.task_seeds(0, 8)
+    assert all(sample_task(seed, **clean.task_family()).noise == 0.0 for seed in seeds)
+    assert any(sample_task(seed, **plain.task_family()).noise > 0.0 for seed in seeds)
