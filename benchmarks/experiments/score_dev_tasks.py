@@ -21,6 +21,7 @@ import pathlib
 from keras_meta.bench import metrics
 from keras_meta.bench.methods import DEFAULT_LR
 from keras_meta.bench.methods import oracle_grid
+from keras_meta.bench.runner import load_task_file
 from keras_meta.bench.runner import run_jobs
 from keras_meta.policy import load_policy
 
@@ -31,9 +32,9 @@ BASELINES = {"constant@0.001": "Adam 1e-3", "cosine@0.001": "cosine 1e-3", "plat
 ROBUSTNESS_STARTS = (1e-5, 1e-1)
 
 
-def _jobs(tasks, seeds, methods, policy="default"):
+def _jobs(tasks, seeds, methods, task_file, policy="default"):
     return [
-        {"task": task, "method": method, "seed": seed, "policy": policy, "task_file": TASK_FILE}
+        {"task": task, "method": method, "seed": seed, "policy": policy, "task_file": task_file}
         for task in tasks
         for seed in seeds
         for method in methods
@@ -45,19 +46,17 @@ def _relabelled(records, label):
     return [{**record, "method": f"{label}@{record['method'].partition('@')[2]}"} for record in records]
 
 
-def score(policies, seeds, robustness, workers):
+def score(policies, seeds, robustness, workers, task_file=TASK_FILE):
     """Runs what the cache lacks and returns `{"scores": {task: {method: score}}, "aggregate": ..., ...}`."""
-    from dev_tasks import TASKS
-
-    tasks = [task.name for task in TASKS]
+    tasks = [task.name for task in load_task_file(task_file)[0]]
     baseline_methods = [method.name for method in oracle_grid()] + ["plateau", "recipe"]
-    records, failures = run_jobs(_jobs(tasks, seeds, baseline_methods), CACHE_DIR, workers=workers)
+    records, failures = run_jobs(_jobs(tasks, seeds, baseline_methods, task_file), CACHE_DIR, workers=workers)
     starts = (DEFAULT_LR, *ROBUSTNESS_STARTS) if robustness else (DEFAULT_LR,)
     labels = []
     for policy in policies:
         label = load_policy(policy).name
         labels.append(label)
-        meta_jobs = _jobs(tasks, seeds, [f"meta@{start:g}" for start in starts], policy)
+        meta_jobs = _jobs(tasks, seeds, [f"meta@{start:g}" for start in starts], task_file, policy)
         meta_records, meta_failures = run_jobs(meta_jobs, CACHE_DIR, workers=workers)
         records += _relabelled(meta_records, label)
         failures += meta_failures
@@ -100,8 +99,12 @@ def main():
     parser.add_argument("--robustness", action="store_true", help="also start from 1e-5 and 1e-1")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="also write the result here")
+    parser.add_argument(
+        "--task-file", default=TASK_FILE, help="a `keras-meta bench --tasks` file (default: dev_tasks.py)"
+    )
     args = parser.parse_args()
-    result = score(args.policy, range(args.seeds), args.robustness, args.workers)
+    task_file = str(pathlib.Path(args.task_file).resolve())
+    result = score(args.policy, range(args.seeds), args.robustness, args.workers, task_file)
     print_tables(result)
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
