@@ -7,7 +7,8 @@ once and are cached with the policies' fits in `benchmarks/dev-tasks/
 records.jsonl`, so a new candidate costs only its own fits (about 2 minutes
 from one start, 11 tasks x 3 seeds, on 2 cores; the first run, with the grid, takes
 about 35 minutes). Score = mean test loss over seeds / the best grid run,
-exactly as in `keras-meta bench`.
+exactly as in `keras-meta bench`. `--task-file` scores another task file the
+same way (`memorise_tasks.py`, the probe of wine's regime), with the same cache.
 
 Usage:
     python benchmarks/experiments/score_dev_tasks.py --policy meta-v2 --policy meta-v10 \\
