@@ -27,6 +27,11 @@ _MIN_WINDOW = 8  # the feature window never looks at fewer recorded steps
 _EXPLOSION_WINDOW = 3  # recorded losses averaged before comparing with the untrained model's
 _MIN_SNAPSHOT_PERIOD = 4  # automatic snapshots: every this many decisions at least
 _PARAMS_PER_SNAPSHOT_DECISION = 1_000_000  # ... and one decision more per this many parameters
+_DIVERGENCE_CAUSES = {
+    "non-finite": "was non-finite",
+    "exploded": "exploded",
+    "relapsed": "rose back above the untrained model's",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +64,9 @@ class Recovery:
         restored_step: Integer. The batch count of the state that was restored.
         old_lr: Float. The rate that produced the divergence.
         new_lr: Float. The reduced rate training carried on with.
-        cause: String. `"non-finite"` or `"exploded"`.
+        cause: String. `"non-finite"`, `"exploded"` (far above the untrained
+            model's loss) or `"relapsed"` (back above the untrained model's
+            loss after the fit guard saw the training data fitted).
     """
 
     step: int
@@ -84,6 +91,8 @@ class MetaLRCallback(keras.callbacks.Callback):
     also with `steps_per_execution > 1`. When the run diverges (a non-finite
     loss, or a loss that explodes far above the untrained model's) it restores
     the last good weights and optimizer state, cuts the rate and carries on.
+    A policy card may set a fit guard (`fit_guard`): once the training data
+    is fitted the rate may no longer climb.
 
     Example:
 
@@ -142,6 +151,17 @@ class MetaLRCallback(keras.callbacks.Callback):
             the policy card's `act_every` (1 for policies without one): a
             policy meta-trained on labels taken at every K-th decision,
             whose expert kept the rate between them, acts as that expert did.
+        fit_guard: Float >= 0 or `None`. Once the training loss (the mean of
+            the last three recorded) has fallen below `exp(-fit_guard)` of
+            the untrained model's, the model has fitted its training data,
+            and two rules hold for the rest of the run: the policy may not
+            raise the rate above the rate of that moment (a climb then only
+            gambles the fit away: the training loss has little left to
+            gain, the validation loss much to lose), and a loss back above
+            the untrained model's counts as a divergence, recovered from
+            like an explosion (cause `"relapsed"`). 0 turns the guard off.
+            `None` takes the policy card's `fit_guard` (0 for policies
+            without one).
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """
 
@@ -160,6 +180,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         snapshot_every=None,
         final_cooldown=None,
         act_every=None,
+        fit_guard=None,
         verbose=0,
     ):
         super().__init__()
@@ -168,6 +189,8 @@ class MetaLRCallback(keras.callbacks.Callback):
             raise ValueError(f"`final_cooldown` must lie in [0, 1) or None. Received: final_cooldown={final_cooldown}")
         if act_every is not None and (not isinstance(act_every, int) or act_every < 1):
             raise ValueError(f"`act_every` must be a positive integer or None. Received: act_every={act_every!r}")
+        if fit_guard is not None and not fit_guard >= 0:
+            raise ValueError(f"`fit_guard` must be >= 0 or None. Received: fit_guard={fit_guard}")
         if explosion_factor is not None and not explosion_factor > 1:
             raise ValueError(f"`explosion_factor` must be > 1 or None. Received: explosion_factor={explosion_factor}")
         self.policy = load_policy(policy)
@@ -190,6 +213,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.snapshot_every = snapshot_every
         self.final_cooldown = final_cooldown
         self.act_every = act_every
+        self.fit_guard = fit_guard
         self.verbose = verbose
         self._reset()
 
@@ -215,6 +239,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._decisions_since_snapshot = 0
         self._cooldown_lr: float | None = None  # the rate where the final cool-down began
         self._first_epoch: int | None = None
+        self._fitted_lr: float | None = None  # the rate when the fit guard saw the data fitted
         self._start_running_mean(batch=-1)
 
     def _start_running_mean(self, batch):
@@ -244,6 +269,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             float(self.policy.card.get("final_cooldown", 0.0)) if self.final_cooldown is None else self.final_cooldown
         )
         self._act_every = int(self.policy.card.get("act_every", 1)) if self.act_every is None else self.act_every
+        self._fit_guard = float(self.policy.card.get("fit_guard", 0.0)) if self.fit_guard is None else self.fit_guard
         self._epochs = self._run_epochs()
         self._configure_schedule(self.params.get("steps"))
         self._take_snapshot()
@@ -271,9 +297,11 @@ class MetaLRCallback(keras.callbacks.Callback):
                 self._previous_batch = batch
             return
         self._record_loss(batch, running_mean, steps)
-        if self._exploded():
-            self._recover(batch, cause="exploded")
+        cause = self._divergence()
+        if cause:
+            self._recover(batch, cause=cause)
             return
+        self._watch_fit()
         cooling_down = self._in_final_cooldown()
         if cooling_down:
             self._cool_down()
@@ -382,7 +410,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         else:
             action = self._keep_action
         log2_multiplier = float(self.policy.actions[action])
-        new_lr = _clamp(old_lr * 2.0**log2_multiplier, self.min_lr, self.max_lr)
+        new_lr = _clamp(old_lr * 2.0**log2_multiplier, self.min_lr, self._highest_lr(old_lr))
         if new_lr != old_lr:
             set_lr(optimizer, new_lr)
         self._last_log2_multiplier = log2_multiplier
@@ -412,6 +440,25 @@ class MetaLRCallback(keras.callbacks.Callback):
             return int(self._rng.choice(len(probabilities), p=probabilities))
         return int(np.argmax(probabilities))
 
+    # ------------------------------------------------------------ fit guard
+
+    def _watch_fit(self):
+        """Notes the rate when the recent loss first falls below `exp(-fit_guard)` of the untrained one."""
+        if not self._fit_guard or self._fitted_lr is not None or len(self.losses) < _EXPLOSION_WINDOW:
+            return
+        if self._recent_loss() < math.exp(-self._fit_guard) * self._untrained_loss:
+            self._fitted_lr = get_lr(self.model.optimizer)
+            if self.verbose:
+                print(f"MetaLRCallback: step {self._step}: data fitted; the rate stays <= {self._fitted_lr:.3g}")
+
+    def _highest_lr(self, lr) -> float:
+        """The largest rate a decision may set from `lr`: `max_lr`, or no climb past the fit guard's rate."""
+        if self._fitted_lr is None:
+            return self.max_lr
+        return min(self.max_lr, max(lr, self._fitted_lr))
+
+    # ------------------------------------------------------------- recovery
+
     def _maybe_snapshot(self):
         """Takes a snapshot every `_snapshot_period` decisions."""
         if self._snapshot_period is None:  # the model is built by now
@@ -423,18 +470,27 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._decisions_since_snapshot = 0
 
     def _take_snapshot(self):
-        """Keeps the current weights and optimizer state, if they are finite and the loss has not blown up."""
-        if self.explosion_factor is not None and self.losses:
-            if self.losses[-1] > self.explosion_factor * self._untrained_loss:
-                return
+        """Keeps the current weights and optimizer state, if they are finite and the loss has not diverged."""
+        if self.losses and self._diverged_above(self.losses[-1]):
+            return
         self._snapshot = take_snapshot(self.model, self._step) or self._snapshot
 
-    def _exploded(self) -> bool:
-        """Whether the recent loss has blown up far above the untrained model's."""
-        if self.explosion_factor is None or len(self.losses) < 2:
-            return False
-        recent = float(np.mean(self.losses[-_EXPLOSION_WINDOW:]))
-        return recent > self.explosion_factor * self._untrained_loss
+    def _recent_loss(self) -> float:
+        return float(np.mean(self.losses[-_EXPLOSION_WINDOW:]))
+
+    def _diverged_above(self, loss) -> str | None:
+        """The cause, if `loss` counts as a divergence: `"exploded"`, `"relapsed"` or `None`."""
+        if self.explosion_factor is not None and loss > self.explosion_factor * self._untrained_loss:
+            return "exploded"
+        if self._fitted_lr is not None and loss > self._untrained_loss:
+            return "relapsed"
+        return None
+
+    def _divergence(self) -> str | None:
+        """Whether the recent loss has diverged (see `_diverged_above`)."""
+        if len(self.losses) < 2:
+            return None
+        return self._diverged_above(self._recent_loss())
 
     def _recover(self, batch, cause="non-finite"):
         """Handles a divergence: restore, cut the rate, or give up."""
@@ -453,9 +509,8 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._forget_losses_after(self._snapshot.step)
         if self._consecutive_failures > self.max_recoveries:
             self.model.stop_training = True
-            what = "was non-finite" if cause == "non-finite" else "exploded"
             self.stopped_reason = (
-                f"MetaLRCallback stopped training: the loss {what} {self._consecutive_failures} "
+                f"MetaLRCallback stopped training: the loss {_DIVERGENCE_CAUSES[cause]} {self._consecutive_failures} "
                 f"times in a row (last at batch {self._step}, learning rate {old_lr:.3g}). The model "
                 f"holds the weights of batch {self._snapshot.step}, the last good state. "
                 "Check the data and the loss for NaN or inf, or lower min_lr / the starting rate."
@@ -501,6 +556,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             "snapshot_every": self.snapshot_every,
             "final_cooldown": self.final_cooldown,
             "act_every": self.act_every,
+            "fit_guard": self.fit_guard,
             "verbose": self.verbose,
         }
 

@@ -112,6 +112,11 @@ def _build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("policies", nargs="+", help="two or more policy names or directories")
     ensemble.add_argument("--name", required=True, help="the ensemble's name")
     ensemble.add_argument("--act-every", type=int, help="act at every K-th decision only (default: the first's card)")
+    ensemble.add_argument(
+        "--fit-guard",
+        type=float,
+        help="no climb once the loss is below exp(-G) of its start (default: the first's card)",
+    )
     ensemble.add_argument("--output", required=True, help="the policy directory to write")
     ensemble.set_defaults(handler=_run_ensemble)
 
@@ -233,7 +238,7 @@ def _run_ensemble(args) -> int:
     from keras_meta.policy import PolicyError
 
     try:
-        policy = build_ensemble(args.policies, args.name, args.act_every)
+        policy = build_ensemble(args.policies, args.name, args.act_every, args.fit_guard)
     except (PolicyError, ValueError) as error:
         print(f"keras-meta ensemble: {error}", file=sys.stderr)
         return 1

@@ -64,6 +64,14 @@ def render_model_card(policy, bench_report=None) -> str:
             if card.get("act_every", 1) > 1
             else []
         ),
+        *(
+            [
+                f"* Fit guard: once the training loss is below exp(-{card['fit_guard']:g}) of the untrained model's, "
+                "the rate climbs no further, and a loss back above the untrained one is recovered from."
+            ]
+            if card.get("fit_guard")
+            else []
+        ),
         "",
     ]
     if training:

@@ -320,6 +320,55 @@ def test_explosion_factor_is_validated_and_serialised():
     assert MetaLRCallback.from_config(callback.get_config()).explosion_factor is None
 
 
+def test_fit_guard_stops_the_climb_once_the_training_data_is_fitted():
+    # An always-double policy on a noise-free linear regression: unguarded it
+    # climbs to max_lr and blows the fit up; guarded, the rate stays where it
+    # was when the loss fell below exp(-2) of the untrained one, and the fit holds.
+    x, y = regression_data(n_samples=64)
+    unguarded = MetaLRCallback(fixed_policy(1.0), interval=2, fit_guard=0.0)
+    fit(linear_model(lr=0.01), unguarded, epochs=4, x=x, y=y, shuffle=False)
+    guarded = MetaLRCallback(fixed_policy(1.0), interval=2, fit_guard=2.0)
+    model = linear_model(lr=0.01)
+    fit(model, guarded, epochs=4, x=x, y=y, shuffle=False)
+
+    assert max(d.new_lr for d in unguarded.decisions) == pytest.approx(1.0) and unguarded.recoveries
+    rates = [d.new_lr for d in guarded.decisions]
+    fitted_rate = guarded._fitted_lr
+    assert fitted_rate is not None and rates[-1] == pytest.approx(fitted_rate)
+    assert rates.index(max(rates)) < len(rates) // 2  # capped early, held since
+    assert max(rates) == pytest.approx(fitted_rate) and fitted_rate < 1.0
+    assert guarded.recoveries == [] and guarded.losses[-1] < 1e-3 * guarded.losses[0]
+
+
+def test_fit_guard_counts_a_loss_back_above_the_untrained_ones_as_a_divergence():
+    # Four clean epochs' worth of batches fit the data; the last two batches'
+    # targets are flipped, a loss several times the untrained model's but
+    # below explosion_factor times it.
+    x, y = regression_data(n_samples=64)
+    x, y = np.concatenate([x] * 4 + [x[:16]]), np.concatenate([y] * 4 + [-y[:16]])
+    unguarded = MetaLRCallback(fixed_policy(0.0), interval=2, snapshot_every=1, fit_guard=0.0)
+    fit(linear_model(lr=0.05), unguarded, x=x, y=y, shuffle=False)
+    guarded = MetaLRCallback(fixed_policy(0.0), interval=2, snapshot_every=1, fit_guard=3.0)
+    fit(linear_model(lr=0.05), guarded, x=x, y=y, shuffle=False)
+
+    assert unguarded.recoveries == [] and unguarded.losses[-1] < 10 * unguarded.losses[0]
+    (recovery,) = guarded.recoveries
+    assert recovery.cause == "relapsed" and recovery.step == 34 and recovery.restored_step == 32
+    assert recovery.new_lr == pytest.approx(0.005)
+    assert max(guarded.losses) < 10 * guarded.losses[0]  # the relapsed batches are forgotten
+
+
+def test_fit_guard_defaults_to_the_policys_card_is_validated_and_serialised():
+    policy = fixed_policy(1.0)
+    policy = type(policy).from_config({**policy.get_config(), "card": {**policy.card, "fit_guard": 2.0}})
+    from_card = MetaLRCallback(policy, interval=2)
+    fit(linear_model(lr=0.01), from_card, epochs=4, shuffle=False)
+    assert from_card._fitted_lr is not None and max(d.new_lr for d in from_card.decisions) < 1.0
+    with pytest.raises(ValueError, match="fit_guard"):
+        MetaLRCallback(policy, fit_guard=-1.0)
+    assert MetaLRCallback.from_config(MetaLRCallback(policy, fit_guard=3.0).get_config()).fit_guard == 3.0
+
+
 # ------------------------------------------------------------- optimizers
 
 

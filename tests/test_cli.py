@@ -32,11 +32,26 @@ def test_ensemble_writes_a_policy_that_loads_and_averages_its_members(tmp_path, 
 
     output = tmp_path / "pair"
     assert (
-        cli.main(["ensemble", "meta-v1", "meta-v2", "--name", "pair", "--act-every", "4", "--output", str(output)]) == 0
+        cli.main(
+            [
+                "ensemble",
+                "meta-v1",
+                "meta-v2",
+                "--name",
+                "pair",
+                "--act-every",
+                "4",
+                "--fit-guard",
+                "4",
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
     )
     assert "members=2" in capsys.readouterr().out
     pair = load_policy(output)
-    assert pair.card["members"] == 2 and pair.card["act_every"] == 4
+    assert pair.card["members"] == 2 and pair.card["act_every"] == 4 and pair.card["fit_guard"] == 4.0
     assert cli.main(["ensemble", "meta-v2", "--name", "one", "--output", str(tmp_path / "one")]) == 1
     assert "at least two" in capsys.readouterr().err
 

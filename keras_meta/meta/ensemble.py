@@ -19,7 +19,7 @@ from keras_meta.policy import load_policy
 _SUMMED = ("rollouts", "decisions", "labelled_decisions", "value_decisions")
 
 
-def build_ensemble(policies, name: str, act_every: int | None = None) -> Policy:
+def build_ensemble(policies, name: str, act_every: int | None = None, fit_guard: float | None = None) -> Policy:
     """Averages meta-trained policies into one, with a card that describes every member.
 
     Example:
@@ -35,6 +35,9 @@ def build_ensemble(policies, name: str, act_every: int | None = None) -> Policy:
         name: String. The ensemble's name.
         act_every: Integer or `None`. How often the ensemble acts (see
             `MetaLRCallback`); `None` takes the first policy's card's.
+        fit_guard: Float >= 0 or `None`. The ensemble's fit guard (see
+            `MetaLRCallback`; 0 is none); `None` takes the first policy's
+            card's.
 
     Returns:
         The `Policy`.
@@ -58,6 +61,7 @@ def build_ensemble(policies, name: str, act_every: int | None = None) -> Policy:
         "decisions_per_run": first.get("decisions_per_run", 40),
         "final_cooldown": first.get("final_cooldown", 0.0),
         "act_every": first.get("act_every", 1) if act_every is None else act_every,
+        "fit_guard": first.get("fit_guard", 0.0) if fit_guard is None else fit_guard,
         "training": _training(members),
         "evaluation": {
             f"{member.name} {key}": value

@@ -101,6 +101,7 @@ class LabellingCallback(MetaLRCallback):
             explosion_factor=None,
             final_cooldown=config.lookahead.final_cooldown,
             act_every=1,  # the rollout's policy acts at every decision, whatever its card says
+            fit_guard=0.0,  # rollouts explore climbs after the fit too: their labels judge them
         )
         self.scorer, self.config = scorer, config
         self.samples = []
