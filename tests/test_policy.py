@@ -68,9 +68,11 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 def test_shipped_policies_load_by_name():
-    assert {"default", "handwritten", "meta-v1", "meta-v2", "meta-v10"} <= set(keras_meta.available_policies())
+    shipped = {"default", "handwritten", "meta-v1", "meta-v2", "meta-v10", "meta-v18"}
+    assert shipped <= set(keras_meta.available_policies())
     default = load_policy("default")
-    assert default.name == "meta-v2" and default.card["kind"] == "meta-trained"
+    assert default.name == "meta-v18" and default.card["kind"] == "meta-trained"
+    assert default.card["fit_guard"] == 4.0  # chosen on the memorisation probe (docs/meta_training.md)
     assert default.card["feature_spec"]["names"] == list(FEATURE_NAMES)
     assert load_policy().name == default.name
     assert load_policy(default) is default
@@ -243,18 +245,19 @@ def test_each_shipped_meta_trained_policy_is_what_its_config_reproduces(name):
     assert (policy_dir / "MODEL_CARD.md").read_text().startswith(f"# Model card: `{name}`")
 
 
-def test_the_shipped_ensemble_is_what_its_members_configs_reproduce():
-    policy = load_policy("meta-v10")
+@pytest.mark.parametrize("name", ["meta-v10", "meta-v18"])
+def test_each_shipped_ensemble_is_what_its_members_configs_reproduce(name):
+    policy = load_policy(name)
     training = policy.card["training"]
     assert policy.card["members"] == len(policy.members) + 1 == len(training["members"]) == 2
     configs = pathlib.Path(__file__).parents[1] / "configs"
-    for name, seed in zip(training["members"], training["member_seeds"]):
-        config = json.loads((configs / f"{name}.json").read_text())
+    for member, seed in zip(training["members"], training["member_seeds"]):
+        config = json.loads((configs / f"{member}.json").read_text())
         assert config["seed"] == seed
         assert {key: training["config"][key] for key in config if key not in ("name", "seed")} == {
             key: value for key, value in config.items() if key not in ("name", "seed")
         }
     assert policy.card["act_every"] == training["config"]["label_every"]  # it acts where its experts did
     assert policy.card["final_cooldown"] == training["config"]["final_cooldown"]
-    assert (SHIPPED_POLICY_DIR / "meta-v10" / WEIGHTS_FILE).stat().st_size < 1_000_000
-    assert (SHIPPED_POLICY_DIR / "meta-v10" / "MODEL_CARD.md").read_text().startswith("# Model card: `meta-v10`")
+    assert (SHIPPED_POLICY_DIR / name / WEIGHTS_FILE).stat().st_size < 1_000_000
+    assert (SHIPPED_POLICY_DIR / name / "MODEL_CARD.md").read_text().startswith(f"# Model card: `{name}`")
