@@ -1,7 +1,8 @@
 """Scores policies on the second development set (`dev_tasks.py`) with the public suite's protocol.
 
 Each policy runs `MetaLRCallback` from the default start (and, with
-`--robustness`, from 1e-5 and 1e-1) on every task and seed; the oracle grid
+`--robustness`, from 1e-5 and 1e-1; with `--suggest`, also `suggest_lr` followed by that
+constant rate, as in `keras-meta bench`) on every task and seed; the oracle grid
 and the baselines (Adam 1e-3, cosine 1e-3, ReduceLROnPlateau, the recipe) run
 once and are cached with the policies' fits in `benchmarks/dev-tasks/
 records.jsonl`, so a new candidate costs only its own fits (about 2 minutes
@@ -43,11 +44,13 @@ def _jobs(tasks, seeds, methods, task_file, policy="default"):
 
 
 def _relabelled(records, label):
-    """Meta records named `<label>@<start>`, so that several policies can share one table."""
-    return [{**record, "method": f"{label}@{record['method'].partition('@')[2]}"} for record in records]
+    """Policy records named `<label>@<start>` (or `<label>@suggest`), so that several policies share one table."""
+    return [
+        {**record, "method": f"{label}@{record['method'].partition('@')[2] or record['method']}"} for record in records
+    ]
 
 
-def score(policies, seeds, robustness, workers, task_file=TASK_FILE):
+def score(policies, seeds, robustness, workers, task_file=TASK_FILE, suggest=False):
     """Runs what the cache lacks and returns `{"scores": {task: {method: score}}, "aggregate": ..., ...}`."""
     tasks = [task.name for task in load_task_file(task_file)[0]]
     baseline_methods = [method.name for method in oracle_grid()] + ["plateau", "recipe"]
@@ -57,7 +60,8 @@ def score(policies, seeds, robustness, workers, task_file=TASK_FILE):
     for policy in policies:
         label = load_policy(policy).name
         labels.append(label)
-        meta_jobs = _jobs(tasks, seeds, [f"meta@{start:g}" for start in starts], task_file, policy)
+        methods = [f"meta@{start:g}" for start in starts] + (["suggest"] if suggest else [])
+        meta_jobs = _jobs(tasks, seeds, methods, task_file, policy)
         meta_records, meta_failures = run_jobs(meta_jobs, CACHE_DIR, workers=workers)
         records += _relabelled(meta_records, label)
         failures += meta_failures
@@ -98,6 +102,7 @@ def main():
     parser.add_argument("--policy", action="append", required=True, help="policy name or directory; repeatable")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default: 3)")
     parser.add_argument("--robustness", action="store_true", help="also start from 1e-5 and 1e-1")
+    parser.add_argument("--suggest", action="store_true", help="also score suggest_lr with each policy")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="also write the result here")
     parser.add_argument(
@@ -105,7 +110,7 @@ def main():
     )
     args = parser.parse_args()
     task_file = str(pathlib.Path(args.task_file).resolve())
-    result = score(args.policy, range(args.seeds), args.robustness, args.workers, task_file)
+    result = score(args.policy, range(args.seeds), args.robustness, args.workers, task_file, args.suggest)
     print_tables(result)
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
