@@ -25,12 +25,14 @@ from keras_meta.policy import load_policy
 _DEFAULT_INTERVAL_UNKNOWN_STEPS = 25  # decision interval while the epoch length is unknown
 _MIN_WINDOW = 8  # the feature window never looks at fewer recorded steps
 _EXPLOSION_WINDOW = 3  # recorded losses averaged before comparing with the untrained model's
+_MAX_START_CUTS = 2  # the start guard cuts a starting rate at most this often
 _MIN_SNAPSHOT_PERIOD = 4  # automatic snapshots: every this many decisions at least
 _PARAMS_PER_SNAPSHOT_DECISION = 1_000_000  # ... and one decision more per this many parameters
 _DIVERGENCE_CAUSES = {
     "non-finite": "was non-finite",
     "exploded": "exploded",
     "relapsed": "rose back above the untrained model's",
+    "started too high": "rose far above the untrained model's before the first decision",
 }
 
 
@@ -65,8 +67,10 @@ class Recovery:
         old_lr: Float. The rate that produced the divergence.
         new_lr: Float. The reduced rate training carried on with.
         cause: String. `"non-finite"`, `"exploded"` (far above the untrained
-            model's loss) or `"relapsed"` (back above the untrained model's
-            loss after the fit guard saw the training data fitted).
+            model's loss), `"relapsed"` (back above the untrained model's
+            loss after the fit guard saw the training data fitted) or
+            `"started too high"` (the start guard: far above the untrained
+            model's loss before the first decision).
     """
 
     step: int
@@ -91,6 +95,9 @@ class MetaLRCallback(keras.callbacks.Callback):
     also with `steps_per_execution > 1`. When the run diverges (a non-finite
     loss, or a loss that explodes far above the untrained model's) it restores
     the last good weights and optimizer state, cuts the rate and carries on.
+    A starting rate far too large is caught before the policy's first
+    decision (`start_guard`): the run starts again from the initial weights
+    at a tenth of the rate.
     A policy card may set a fit guard (`fit_guard`): once the training data
     is fitted the rate may no longer climb.
 
@@ -126,6 +133,15 @@ class MetaLRCallback(keras.callbacks.Callback):
             weights long before anything overflows. `None` turns this off
             (do so when the first batch's loss is unrepresentatively low).
             Defaults to 10.0.
+        start_guard: Float > 1 or `None`. Before the policy's first
+            decision, a loss (the mean of the last three recorded) above
+            this multiple of the untrained model's means the starting rate
+            is far too large: within a few batches it can kill units or
+            saturate a classifier for good, before the policy has had a
+            say. The callback then restores the initial weights and
+            optimizer state and starts again at `recovery_factor` times the
+            rate (cause `"started too high"`), at most twice per `fit`.
+            `None` turns this off. Defaults to 3.0.
         recovery_factor: Float in (0, 1). The rate is multiplied by this on
             each recovery. Defaults to 0.1.
         max_recoveries: Integer. After this many recoveries in a row without
@@ -175,6 +191,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         seed=None,
         recover_non_finite=True,
         explosion_factor=10.0,
+        start_guard=3.0,
         recovery_factor=0.1,
         max_recoveries=3,
         snapshot_every=None,
@@ -193,6 +210,8 @@ class MetaLRCallback(keras.callbacks.Callback):
             raise ValueError(f"`fit_guard` must be >= 0 or None. Received: fit_guard={fit_guard}")
         if explosion_factor is not None and not explosion_factor > 1:
             raise ValueError(f"`explosion_factor` must be > 1 or None. Received: explosion_factor={explosion_factor}")
+        if start_guard is not None and not start_guard > 1:
+            raise ValueError(f"`start_guard` must be > 1 or None. Received: start_guard={start_guard}")
         self.policy = load_policy(policy)
         keep = np.flatnonzero(self.policy.actions == 0.0)
         self._keep_action = int(keep[0]) if keep.size else None
@@ -208,6 +227,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.seed = seed
         self.recover_non_finite = bool(recover_non_finite)
         self.explosion_factor = None if explosion_factor is None else float(explosion_factor)
+        self.start_guard = None if start_guard is None else float(start_guard)
         self.recovery_factor = float(recovery_factor)
         self.max_recoveries = int(max_recoveries)
         self.snapshot_every = snapshot_every
@@ -240,6 +260,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._cooldown_lr: float | None = None  # the rate where the final cool-down began
         self._first_epoch: int | None = None
         self._fitted_lr: float | None = None  # the rate when the fit guard saw the data fitted
+        self._start_cuts = 0  # restarts by the start guard
         self._start_running_mean(batch=-1)
 
     def _start_running_mean(self, batch):
@@ -487,10 +508,21 @@ class MetaLRCallback(keras.callbacks.Callback):
         return None
 
     def _divergence(self) -> str | None:
-        """Whether the recent loss has diverged (see `_diverged_above`)."""
+        """Whether the recent loss has diverged (see `_diverged_above` and `_started_too_high`)."""
         if len(self.losses) < 2:
             return None
+        if self._started_too_high():
+            self._start_cuts += 1
+            return "started too high"
         return self._diverged_above(self._recent_loss())
+
+    def _started_too_high(self) -> bool:
+        """The start guard: before the first decision, a recent loss far above the untrained one."""
+        if self.start_guard is None or self.decisions or self._start_cuts >= _MAX_START_CUTS:
+            return False
+        if len(self.losses) < _EXPLOSION_WINDOW or get_lr(self.model.optimizer) <= self.min_lr:
+            return False
+        return self._recent_loss() > self.start_guard * self._untrained_loss
 
     def _recover(self, batch, cause="non-finite"):
         """Handles a divergence: restore, cut the rate, or give up."""
@@ -551,6 +583,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             "seed": self.seed,
             "recover_non_finite": self.recover_non_finite,
             "explosion_factor": self.explosion_factor,
+            "start_guard": self.start_guard,
             "recovery_factor": self.recovery_factor,
             "max_recoveries": self.max_recoveries,
             "snapshot_every": self.snapshot_every,

@@ -320,6 +320,47 @@ def test_explosion_factor_is_validated_and_serialised():
     assert MetaLRCallback.from_config(callback.get_config()).explosion_factor is None
 
 
+def test_start_guard_restarts_a_far_too_high_starting_rate_from_the_initial_weights():
+    # SGD far past 2 / curvature: the loss is several times the untrained one
+    # within three batches, long before the first decision (interval 40).
+    x, y = regression_data(n_samples=64)
+    x = 4.0 * x
+    unguarded = linear_model(lr=0.3)
+    fit(unguarded, MetaLRCallback(fixed_policy(0.0), interval=40, explosion_factor=None, start_guard=None), x=x, y=y)
+    guarded = linear_model(lr=0.3)
+    initial_loss = guarded.evaluate(x, y, verbose=0)
+    callback = MetaLRCallback(fixed_policy(0.0), interval=40, explosion_factor=None, start_guard=3.0)
+    fit(guarded, callback, epochs=5, x=x, y=y)
+
+    starts = [r for r in callback.recoveries if r.cause == "started too high"]
+    assert starts and len(starts) <= 2  # at most two restarts
+    assert all(r.restored_step == 0 and r.step < 40 for r in starts)
+    assert starts[0].old_lr == pytest.approx(0.3) and starts[0].new_lr == pytest.approx(0.03)
+    assert callback.stopped_reason is None
+    assert guarded.evaluate(x, y, verbose=0) < 0.1 * initial_loss
+    assert not unguarded.evaluate(x, y, verbose=0) < 1e3 * initial_loss  # huge or NaN without the guard
+
+
+def test_start_guard_leaves_a_good_start_alone_and_rests_after_the_first_decision():
+    x, y = regression_data(n_samples=64)
+    good = MetaLRCallback(fixed_policy(0.0), interval=40, start_guard=3.0)
+    fit(linear_model(lr=0.01), good, epochs=5, x=x, y=y)
+    assert good.recoveries == [] and lr_of(good.model) == pytest.approx(0.01)
+    # Interval 2: the first decision comes at batch 2, before three losses
+    # exist, so the guard never looks, and a later blow-up is not its business.
+    late = MetaLRCallback(fixed_policy(0.0), interval=2, explosion_factor=None, start_guard=3.0)
+    fit(linear_model(lr=0.3), late, x=4.0 * x, y=y)
+    assert late.decisions and not [r for r in late.recoveries if r.cause == "started too high"]
+
+
+def test_start_guard_is_validated_and_serialised():
+    with pytest.raises(ValueError, match="start_guard"):
+        MetaLRCallback(fixed_policy(0.0), start_guard=1.0)
+    assert MetaLRCallback(fixed_policy(0.0)).start_guard == 3.0
+    callback = MetaLRCallback(fixed_policy(0.0), start_guard=None)
+    assert MetaLRCallback.from_config(callback.get_config()).start_guard is None
+
+
 def test_fit_guard_stops_the_climb_once_the_training_data_is_fitted():
     # An always-double policy on a noise-free linear regression: unguarded it
     # climbs to max_lr and blows the fit up; guarded, the rate stays where it

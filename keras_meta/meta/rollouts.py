@@ -99,6 +99,7 @@ class LabellingCallback(MetaLRCallback):
             policy=policy,
             seed=seed,
             explosion_factor=None,
+            start_guard=None,  # rollouts label every start as it comes, too-high ones included
             final_cooldown=config.lookahead.final_cooldown,
             act_every=1,  # the rollout's policy acts at every decision, whatever its card says
             fit_guard=0.0,  # rollouts explore climbs after the fit too: their labels judge them
