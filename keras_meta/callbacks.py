@@ -178,13 +178,6 @@ class MetaLRCallback(keras.callbacks.Callback):
             like an explosion (cause `"relapsed"`). 0 turns the guard off.
             `None` takes the policy card's `fit_guard` (0 for policies
             without one).
-        fit_decay: Float in (0, 1] or `None`. With the fit guard on, the
-            ceiling it sets is multiplied by this at every later decision,
-            and the rate follows it down: once the training data is fitted,
-            Adam's normalised steps mostly grow the logits, so the rate's
-            sum after the fit is what the test loss pays for. 1 keeps the
-            ceiling where it was set. `None` takes the policy card's
-            `fit_decay` (1 for policies without one).
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """
 
@@ -205,7 +198,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         final_cooldown=None,
         act_every=None,
         fit_guard=None,
-        fit_decay=None,
         verbose=0,
     ):
         super().__init__()
@@ -216,8 +208,6 @@ class MetaLRCallback(keras.callbacks.Callback):
             raise ValueError(f"`act_every` must be a positive integer or None. Received: act_every={act_every!r}")
         if fit_guard is not None and not fit_guard >= 0:
             raise ValueError(f"`fit_guard` must be >= 0 or None. Received: fit_guard={fit_guard}")
-        if fit_decay is not None and not 0 < fit_decay <= 1:
-            raise ValueError(f"`fit_decay` must lie in (0, 1] or None. Received: fit_decay={fit_decay}")
         if explosion_factor is not None and not explosion_factor > 1:
             raise ValueError(f"`explosion_factor` must be > 1 or None. Received: explosion_factor={explosion_factor}")
         if start_guard is not None and not start_guard > 1:
@@ -244,7 +234,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.final_cooldown = final_cooldown
         self.act_every = act_every
         self.fit_guard = fit_guard
-        self.fit_decay = fit_decay
         self.verbose = verbose
         self._reset()
 
@@ -302,7 +291,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         )
         self._act_every = int(self.policy.card.get("act_every", 1)) if self.act_every is None else self.act_every
         self._fit_guard = float(self.policy.card.get("fit_guard", 0.0)) if self.fit_guard is None else self.fit_guard
-        self._fit_decay = float(self.policy.card.get("fit_decay", 1.0)) if self.fit_decay is None else self.fit_decay
         self._epochs = self._run_epochs()
         self._configure_schedule(self.params.get("steps"))
         self._take_snapshot()
@@ -443,7 +431,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         else:
             action = self._keep_action
         log2_multiplier = float(self.policy.actions[action])
-        self._lower_ceiling()
         new_lr = _clamp(old_lr * 2.0**log2_multiplier, self.min_lr, self._highest_lr(old_lr))
         if new_lr != old_lr:
             set_lr(optimizer, new_lr)
@@ -485,20 +472,10 @@ class MetaLRCallback(keras.callbacks.Callback):
             if self.verbose:
                 print(f"MetaLRCallback: step {self._step}: data fitted; the rate stays <= {self._fitted_lr:.3g}")
 
-    def _lower_ceiling(self):
-        """At a decision after the fit: the fit guard's ceiling falls by `fit_decay` (never below `min_lr`)."""
-        if self._fitted_lr is not None and self._fit_decay < 1.0:
-            self._fitted_lr = max(self.min_lr, self._fitted_lr * self._fit_decay)
-
     def _highest_lr(self, lr) -> float:
-        """The largest rate a decision may set from `lr`: `max_lr`, or the fit guard's ceiling.
-
-        A fixed ceiling (`fit_decay` 1) only stops climbs; a falling one also brings the rate down.
-        """
+        """The largest rate a decision may set from `lr`: `max_lr`, or no climb past the fit guard's rate."""
         if self._fitted_lr is None:
             return self.max_lr
-        if self._fit_decay < 1.0:
-            return min(self.max_lr, self._fitted_lr)
         return min(self.max_lr, max(lr, self._fitted_lr))
 
     # ------------------------------------------------------------- recovery
@@ -613,7 +590,6 @@ class MetaLRCallback(keras.callbacks.Callback):
             "final_cooldown": self.final_cooldown,
             "act_every": self.act_every,
             "fit_guard": self.fit_guard,
-            "fit_decay": self.fit_decay,
             "verbose": self.verbose,
         }
 

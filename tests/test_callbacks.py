@@ -410,35 +410,6 @@ def test_fit_guard_defaults_to_the_policys_card_is_validated_and_serialised():
     assert MetaLRCallback.from_config(MetaLRCallback(policy, fit_guard=3.0).get_config()).fit_guard == 3.0
 
 
-def test_fit_decay_brings_the_rate_down_from_the_fit_guards_ceiling():
-    # The always-double policy of the fit guard's test: with fit_decay=0.5 the
-    # ceiling halves at every decision after the fit, and the rate follows it.
-    x, y = regression_data(n_samples=64)
-    callback = MetaLRCallback(fixed_policy(1.0), interval=2, fit_guard=2.0, fit_decay=0.5)
-    fit(linear_model(lr=0.01), callback, epochs=4, x=x, y=y, shuffle=False)
-
-    rates = [d.new_lr for d in callback.decisions]
-    peak = rates.index(max(rates))
-    after = rates[peak:]
-    assert len(after) > 5
-    for earlier, later in zip(after, after[1:]):
-        assert later == pytest.approx(max(callback.min_lr, 0.5 * earlier))
-    assert callback.recoveries == []
-
-
-def test_fit_decay_defaults_to_the_policys_card_is_validated_and_serialised():
-    policy = fixed_policy(1.0)
-    assert MetaLRCallback(policy, interval=2).fit_decay is None
-    policy = type(policy).from_config({**policy.get_config(), "card": {**policy.card, "fit_guard": 2.0, "fit_decay": 0.5}})
-    from_card = MetaLRCallback(policy, interval=2)
-    fit(linear_model(lr=0.01), from_card, epochs=4, shuffle=False)
-    assert from_card._fit_decay == 0.5 and from_card.decisions[-1].new_lr < 0.01
-    for bad in (0.0, 1.5):
-        with pytest.raises(ValueError, match="fit_decay"):
-            MetaLRCallback(policy, fit_decay=bad)
-    assert MetaLRCallback.from_config(MetaLRCallback(policy, fit_decay=0.8).get_config()).fit_decay == 0.8
-
-
 # ------------------------------------------------------------- optimizers
 
 
