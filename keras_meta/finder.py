@@ -1,4 +1,4 @@
-"""`suggest_lr`: short policy-steered probes, the median of their proposals."""
+"""`suggest_lr`: short policy-steered probes; a constant rate from the median of their proposals."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from keras_meta.callbacks import MetaLRCallback
 from keras_meta.policy import load_policy
 
 DEFAULT_START_LRS = (1e-4, 1e-3, 1e-2)
+DEFAULT_DIVISOR = 5.0  # the best of 1, 3, 5 and 8 on the second dev set (docs/suggest_lr.md)
 _DECISIONS_PER_PROBE = 20
 
 
@@ -23,11 +24,13 @@ class LRSuggestion:
     """What `suggest_lr` found.
 
     Attributes:
-        lr: Float. The suggested rate: the median of `proposals`.
+        lr: Float. The suggested constant rate: the median of `proposals`
+            divided by `divisor`.
         proposals: List of floats. The rate each probe arrived at.
         start_lrs: List of floats. The rate each probe started from.
         trajectories: List of lists of `(step, lr)` pairs, one per probe.
         final_losses: List of floats. Each probe's last training loss.
+        divisor: Float. What the median proposal was divided by.
     """
 
     lr: float
@@ -35,6 +38,7 @@ class LRSuggestion:
     start_lrs: list
     trajectories: list
     final_losses: list
+    divisor: float = 1.0
 
     def plot(self, path=None):
         """Plots each probe's learning-rate trajectory and the suggestion.
@@ -84,15 +88,18 @@ def suggest_lr(
     planned_epochs=None,
     batch_size=None,
     interval=None,
+    divisor=DEFAULT_DIVISOR,
     **fit_kwargs,
 ):
-    """Suggests a learning rate: the median rate of short policy-steered probes.
+    """Suggests a constant learning rate from short policy-steered probes.
 
     Each probe starts from the model's current weights and optimizer state,
     sets one of `start_lrs`, and trains for `epochs` under a
     `MetaLRCallback`; the rate the policy has arrived at when the probe ends
-    is its proposal. The model's weights, optimizer state and learning rate
-    are restored before returning.
+    is its proposal. That is the policy's rate for the early part of a run;
+    held constant for a whole run it is too large, so the suggestion is the
+    median proposal divided by `divisor`. The model's weights, optimizer
+    state and learning rate are restored before returning.
 
     Example:
 
@@ -117,6 +124,10 @@ def suggest_lr(
         interval: Integer or `None`. Batches between the policy's decisions.
             `None` gives each probe about 20 decisions when the length of
             the data is known.
+        divisor: Float >= 1. The suggestion is the median proposal divided
+            by this. Defaults to 5, the best of 1, 3, 5 and 8 for a constant
+            rate over the whole run on the second development set
+            (docs/suggest_lr.md); 1 returns the median proposal itself.
         **fit_kwargs: Passed on to `model.fit` (for example
             `validation_data`). `epochs`, `callbacks` and `verbose` are set
             by `suggest_lr`.
@@ -128,6 +139,8 @@ def suggest_lr(
         raise ValueError(f"`start_lrs` must not be empty. Received: start_lrs={start_lrs!r}")
     if epochs < 1:
         raise ValueError(f"`epochs` must be at least 1. Received: epochs={epochs}")
+    if not divisor >= 1:
+        raise ValueError(f"`divisor` must be at least 1. Received: divisor={divisor}")
     planned_epochs = planned_epochs or epochs
     if planned_epochs < epochs:
         raise ValueError(
@@ -164,11 +177,12 @@ def suggest_lr(
         restore_optimizer_state(model.optimizer, saved_optimizer_state)
         set_lr(model.optimizer, original_lr)
     return LRSuggestion(
-        lr=float(np.median(proposals)),
+        lr=float(np.median(proposals)) / float(divisor),
         proposals=proposals,
         start_lrs=[float(lr) for lr in start_lrs],
         trajectories=trajectories,
         final_losses=final_losses,
+        divisor=float(divisor),
     )
 
 

@@ -9,12 +9,16 @@ from keras_meta import MetaLRCallback
 from keras_meta import suggest_lr
 
 
-def test_suggestion_is_the_median_of_the_probes_proposals(doubling_policy):
+def test_suggestion_is_the_median_of_the_probes_proposals_over_the_divisor(doubling_policy):
     x, y = regression_data()  # 8 batches of 8: interval 1 below gives 8 decisions a probe
     model = tiny_model()
     suggestion = suggest_lr(model, x, y, policy=doubling_policy, start_lrs=(1e-5, 1e-3, 1e-4), batch_size=8, interval=1)
     np.testing.assert_allclose(suggestion.proposals, [1e-5 * 256, 1e-3 * 256, 1e-4 * 256], rtol=1e-5)
-    assert suggestion.lr == pytest.approx(1e-4 * 256, rel=1e-5)
+    assert suggestion.divisor == 5.0 and suggestion.lr == pytest.approx(1e-4 * 256 / 5, rel=1e-5)
+    undivided = suggest_lr(model, x, y, policy=doubling_policy, start_lrs=(1e-4,), batch_size=8, interval=1, divisor=1)
+    assert undivided.lr == pytest.approx(1e-4 * 256, rel=1e-5)
+    with pytest.raises(ValueError, match="divisor"):
+        suggest_lr(model, x, y, divisor=0.5)
     assert suggestion.start_lrs == [1e-5, 1e-3, 1e-4]
     assert [len(t) for t in suggestion.trajectories] == [9, 9, 9]
     assert suggestion.trajectories[0][0] == (0, 1e-5)
