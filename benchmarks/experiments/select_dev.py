@@ -172,8 +172,11 @@ def run(output: pathlib.Path, methods, seeds: int, workers: int, policy: str) ->
 
 
 def _key(job: dict) -> str:
-    policy = job["policy"] if job["method"].startswith("meta") else None
-    return json.dumps([job["task"], job["method"], job["seed"], policy])
+    """The cache key: task, method, seed and, for the selector, what its policy holds (not its name)."""
+    from keras_meta.bench._environment import policy_fingerprint
+
+    policy = policy_fingerprint(job["policy"]) if job["method"].startswith("meta") else None
+    return json.dumps([job["task"], job["method"], job["seed"], policy], sort_keys=True)
 
 
 def table(records) -> str:
