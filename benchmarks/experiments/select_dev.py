@@ -153,8 +153,17 @@ def run(output: pathlib.Path, methods, seeds: int, workers: int, policy: str) ->
         except json.JSONDecodeError:
             continue  # cut short by a killed run
         cache[_key(record)] = record
+    from keras_meta.bench._environment import policy_fingerprint
+
+    fingerprint = policy_fingerprint(policy)
     jobs = [
-        {"task": task.name, "method": method, "seed": seed, "policy": policy}
+        {
+            "task": task.name,
+            "method": method,
+            "seed": seed,
+            "policy": policy,
+            "policy_fingerprint": fingerprint if method.startswith("meta") else None,
+        }
         for task in DEV_TASKS
         for seed in range(seeds)
         for method in ("pool", *methods)
@@ -172,11 +181,13 @@ def run(output: pathlib.Path, methods, seeds: int, workers: int, policy: str) ->
 
 
 def _key(job: dict) -> str:
-    """The cache key: task, method, seed and, for the selector, what its policy holds (not its name)."""
-    from keras_meta.bench._environment import policy_fingerprint
+    """The cache key: task, method, seed and, for the selector, the fingerprint of the policy it ran with.
 
-    policy = policy_fingerprint(job["policy"]) if job["method"].startswith("meta") else None
-    return json.dumps([job["task"], job["method"], job["seed"], policy], sort_keys=True)
+    The fingerprint is stored in each job (and so in its record) when the job is
+    planned: a policy's name, such as `default`, may later mean other weights.
+    Records written before the fingerprint was stored never match a selector job.
+    """
+    return json.dumps([job["task"], job["method"], job["seed"], job.get("policy_fingerprint")], sort_keys=True)
 
 
 def table(records) -> str:
