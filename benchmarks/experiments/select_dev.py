@@ -40,6 +40,14 @@ SYNTHETIC_SEED_BASE = 30_000_000
 MAX_EPOCHS = 15
 POOL_SIZE = 16
 BATCH_SIZE = 32
+SELECTOR_SOURCES = (  # the code a selector search depends on beyond the harness, as in keras_meta.bench.selection
+    "selector/tuner.py",
+    "selector/oracle.py",
+    "selector/pruning.py",
+    "callbacks.py",
+    "features.py",
+    "policy.py",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,8 +162,10 @@ def run(output: pathlib.Path, methods, seeds: int, workers: int, policy: str) ->
             continue  # cut short by a killed run
         cache[_key(record)] = record
     from keras_meta.bench._environment import policy_fingerprint
+    from keras_meta.bench._environment import source_fingerprint
 
     fingerprint = policy_fingerprint(policy)
+    selector_code = source_fingerprint(*SELECTOR_SOURCES)
     jobs = [
         {
             "task": task.name,
@@ -163,6 +173,7 @@ def run(output: pathlib.Path, methods, seeds: int, workers: int, policy: str) ->
             "seed": seed,
             "policy": policy,
             "policy_fingerprint": fingerprint if method.startswith("meta") else None,
+            "selector_code": selector_code if method.startswith("meta") else None,
         }
         for task in DEV_TASKS
         for seed in range(seeds)
@@ -181,13 +192,15 @@ def run(output: pathlib.Path, methods, seeds: int, workers: int, policy: str) ->
 
 
 def _key(job: dict) -> str:
-    """The cache key: task, method, seed and, for the selector, the fingerprint of the policy it ran with.
+    """The cache key: task, method, seed and, for the selector, the policy and code it ran with.
 
-    The fingerprint is stored in each job (and so in its record) when the job is
-    planned: a policy's name, such as `default`, may later mean other weights.
-    Records written before the fingerprint was stored never match a selector job.
+    The fingerprints are stored in each job (and so in its record) when the job
+    is planned: a policy's name, such as `default`, may later mean other weights,
+    and a change to the selector's or the callback's code changes its searches.
+    Records written before a fingerprint was stored never match a selector job.
     """
-    return json.dumps([job["task"], job["method"], job["seed"], job.get("policy_fingerprint")], sort_keys=True)
+    identity = [job["task"], job["method"], job["seed"], job.get("policy_fingerprint"), job.get("selector_code")]
+    return json.dumps(identity, sort_keys=True)
 
 
 def table(records) -> str:

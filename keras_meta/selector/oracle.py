@@ -44,7 +44,9 @@ class MetaOracle(keras_tuner.Oracle):
     (the local moves of evolutionary search). The benchmark measured local
     proposals worse than random ones (docs/benchmarks.md), so they are off by
     default. Each trial trains for up to `max_epochs`; after every epoch the
-    pruning rule may stop it (see `keras_meta.selector.pruning`). The search
+    pruning rule may stop it (see `keras_meta.selector.pruning`), and a trial
+    whose objective has not improved for `patience` epochs ends there: it is
+    done, not hopeless, keeps its best epoch and counts as fully trained. The search
     ends when `max_trials` trials have run, the search space is exhausted, or
     `max_total_epochs` epochs have been trained, whichever comes first; the
     trial that spends the last epoch of the budget is stopped there.
@@ -61,6 +63,10 @@ class MetaOracle(keras_tuner.Oracle):
         prune: Boolean. Stop hopeless trials early. Defaults to `True`.
         prune_margin: Float. The optimistic allowance of the pruning rule,
             in log units, at the start of a trial. Larger is more cautious.
+        patience: Integer, `"auto"` or `None`. End a trial whose objective
+            has not improved for this many epochs. `"auto"` (the default)
+            means a third of `max_epochs`, at least 3; `None` never ends a
+            trial for this.
         initial_random_trials: Integer. Trials drawn at random before any is
             varied. Defaults to 5.
         random_fraction: Float in [0, 1]. The share of later trials drawn at
@@ -79,6 +85,7 @@ class MetaOracle(keras_tuner.Oracle):
         min_epochs=None,
         prune=True,
         prune_margin=0.5,
+        patience="auto",
         initial_random_trials=5,
         random_fraction=1.0,
         hyperparameters=None,
@@ -105,6 +112,7 @@ class MetaOracle(keras_tuner.Oracle):
         self.min_epochs = int(min_epochs) if min_epochs is not None else max(1, self.max_epochs // 4)
         self.prune = bool(prune)
         self.prune_margin = float(prune_margin)
+        self.patience = _resolve_patience(patience, self.max_epochs)
         self.initial_random_trials = int(initial_random_trials)
         self.random_fraction = float(random_fraction)
         self.epochs_spent = 0
@@ -155,7 +163,10 @@ class MetaOracle(keras_tuner.Oracle):
         return None
 
     def _fully_trained_trials(self) -> list:
-        """Completed trials that the oracle did not stop early, with a score.
+        """Completed trials that the oracle did not cut short, with a score.
+
+        A trial ended on a plateau counts as fully trained: it had stopped
+        improving.
 
         (A trial with an objective curve always has a score, so the score test
         only drops trials that report no objective.)
@@ -163,8 +174,12 @@ class MetaOracle(keras_tuner.Oracle):
         return [
             trial
             for trial in self.trials.values()
-            if trial.status == TrialStatus.COMPLETED and trial.trial_id not in self.stopped and trial.score is not None
+            if trial.status == TrialStatus.COMPLETED and not self._cut_short(trial.trial_id) and trial.score is not None
         ]
+
+    def _cut_short(self, trial_id) -> bool:
+        """Whether the oracle stopped a trial before it was done (pruned, or by the budget)."""
+        return trial_id in self.stopped and self.stopped[trial_id]["reason"] != "plateau"
 
     def _loss_like_score(self, trial) -> float:
         return trial.score if self.objective.direction == "min" else -trial.score
@@ -222,10 +237,14 @@ class MetaOracle(keras_tuner.Oracle):
             if epochs < self.max_epochs:  # a trial that spends the last epoch in its last epoch just ends
                 self._stop(trial, {"epoch": epochs, "reason": "budget"})
             return
-        if not self.prune:
-            return
         curve = self._loss_like_curve(trial)
         if curve is None:
+            return
+        if epochs < self.max_epochs and pruning.has_plateaued(curve, self.patience):
+            best_epoch = 1 + min(range(len(curve)), key=lambda index: curve[index])
+            self._stop(trial, {"epoch": epochs, "reason": "plateau", "best_epoch": best_epoch})
+            return
+        if not self.prune:
             return
         estimate = None if value is None or not math.isfinite(value) else float(value)
         decision = pruning.decide(
@@ -304,7 +323,7 @@ class MetaOracle(keras_tuner.Oracle):
         return pruning.to_loss_like(history, self.objective.direction) if history else None
 
     def _incumbent_curve(self):
-        """The loss-like curve of the best trial that the oracle did not cut short."""
+        """The loss-like curve of the best fully trained trial (ended on a plateau or at `max_epochs`)."""
         best = None
         for trial in self._fully_trained_trials():
             curve = self._loss_like_curve(trial)
@@ -319,7 +338,7 @@ class MetaOracle(keras_tuner.Oracle):
 
         Returns:
             A dict with `epochs_spent`, `max_total_epochs`, `seconds_spent`,
-            `trials`, `pruned` and `stopped_by_budget`.
+            `trials`, `pruned`, `plateaued` and `stopped_by_budget`.
         """
         reasons = [record["reason"] for record in self.stopped.values()]
         return {
@@ -328,6 +347,7 @@ class MetaOracle(keras_tuner.Oracle):
             "seconds_spent": self.seconds_spent,
             "trials": len(self.trials),
             "pruned": reasons.count("pruned"),
+            "plateaued": reasons.count("plateau"),
             "stopped_by_budget": reasons.count("budget"),
         }
 
@@ -341,6 +361,7 @@ class MetaOracle(keras_tuner.Oracle):
             "min_epochs": self.min_epochs,
             "prune": self.prune,
             "prune_margin": self.prune_margin,
+            "patience": self.patience,
             "initial_random_trials": self.initial_random_trials,
             "random_fraction": self.random_fraction,
             "epochs_spent": self.epochs_spent,
@@ -389,6 +410,17 @@ def _validate_budget(max_trials, max_epochs, max_total_epochs, min_epochs, prune
         raise ValueError(f"`max_epochs` must be a positive integer. Received: max_epochs={max_epochs!r}")
     if not prune_margin >= 0:
         raise ValueError(f"`prune_margin` must be >= 0. Received: prune_margin={prune_margin!r}")
+
+
+def _resolve_patience(patience, max_epochs: int) -> int | None:
+    """`"auto"` -> a third of `max_epochs`, at least 3; checks an explicit value."""
+    if patience is None:
+        return None
+    if isinstance(patience, str) and patience == "auto":
+        return max(3, max_epochs // 3)
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        raise ValueError(f"`patience` must be a positive integer, 'auto' or None. Received: patience={patience!r}")
+    return patience
 
 
 def _validate_proposals(initial_random_trials, random_fraction):

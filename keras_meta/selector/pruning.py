@@ -21,6 +21,12 @@ A trial is stopped after epoch `n` (of `max_epochs`) only when both hold:
 Without a value-head prediction the rule assumes the trial improves from
 here as much as the incumbent did from the same epoch, with the same
 optimistic allowance.
+
+A second rule, `has_plateaued`, ends a trial that is not hopeless but done:
+its objective has not improved for `patience` epochs (on a task that
+overfits, the best epoch comes early and the rest of the run is spent
+getting worse). Such a trial keeps its best epoch and counts as fully
+trained.
 """
 
 from __future__ import annotations
@@ -135,6 +141,30 @@ def decide(
     optimistic = forecast * math.exp(-margin * math.sqrt(remaining))
     stop = best > incumbent_now and optimistic > incumbent_final
     return PruningDecision(stop, epoch, forecast, optimistic, incumbent_final)
+
+
+def has_plateaued(curve: Sequence[float], patience: int | None) -> bool:
+    """Whether the best epoch of a loss-like curve is `patience` or more epochs back.
+
+    Args:
+        curve: Sequence of floats. The trial's loss-like objective after each
+            epoch so far.
+        patience: Integer or `None` (never plateaued).
+
+    Returns:
+        Boolean.
+
+    Example:
+
+    >>> has_plateaued([1.0, 0.8, 0.9, 0.85, 0.95], patience=3)
+    True
+    >>> has_plateaued([1.0, 0.8, 0.9, 0.79, 0.95], patience=3)
+    False
+    """
+    if patience is None or not curve:
+        return False
+    best_epoch = min(range(len(curve)), key=lambda index: curve[index])
+    return len(curve) - 1 - best_epoch >= patience
 
 
 def hyperband_budget(max_epochs: int, factor: int = 3, hyperband_iterations: int = 1) -> int:

@@ -27,8 +27,8 @@ class MetaModelSelector(keras_tuner.Tuner):
     learning rate need not be searched. After every epoch the trial's
     objective and the policy's value-head forecast reach the oracle
     (`MetaOracle`), which stops trials that cannot beat the best one so far
-    even on an optimistic forecast, and spends the epochs saved on new
-    trials. Results, best models and resuming work as in keras-tuner.
+    even on an optimistic forecast, ends trials that stopped improving, and
+    spends the epochs saved on new trials. Results, best models and resuming work as in keras-tuner.
 
     Example:
 
@@ -68,6 +68,10 @@ class MetaModelSelector(keras_tuner.Tuner):
         prune: Boolean. Stop hopeless trials early. Defaults to `True`.
         prune_margin: Float. The pruning rule's optimistic allowance, in log
             units; larger is more cautious. Defaults to 0.5.
+        patience: Integer, `"auto"` or `None`. End a trial (keeping its best
+            epoch) once its objective has not improved for this many epochs.
+            `"auto"`, the default, is a third of `max_epochs`, at least 3;
+            `None` trains every trial that is not pruned to `max_epochs`.
         initial_random_trials: Integer. Trials drawn at random before the
             search starts varying the best one. Defaults to 5.
         random_fraction: Float in [0, 1]. The share of later trials drawn at
@@ -97,6 +101,7 @@ class MetaModelSelector(keras_tuner.Tuner):
         policy="default",
         prune=True,
         prune_margin=0.5,
+        patience="auto",
         initial_random_trials=5,
         random_fraction=1.0,
         factor=None,
@@ -126,6 +131,7 @@ class MetaModelSelector(keras_tuner.Tuner):
             min_epochs=min_epochs,
             prune=prune,
             prune_margin=prune_margin,
+            patience=patience,
             initial_random_trials=initial_random_trials,
             random_fraction=random_fraction,
             hyperparameters=hyperparameters,
@@ -213,7 +219,8 @@ class MetaModelSelector(keras_tuner.Tuner):
         print(
             f"Epochs spent: {summary['epochs_spent']}" + (f" of a budget of {budget}" if budget else "") + "; "
             f"{summary['seconds_spent']:.1f} s in {summary['trials']} trials; "
-            f"{summary['pruned']} stopped early as hopeless, {summary['stopped_by_budget']} by the budget."
+            f"{summary['pruned']} stopped early as hopeless, {summary['plateaued']} ended when they stopped "
+            f"improving, {summary['stopped_by_budget']} by the budget."
         )
 
     def save(self):

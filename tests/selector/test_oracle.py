@@ -8,10 +8,10 @@ from keras_meta.selector.oracle import EPOCHS_METRIC
 from keras_meta.selector.oracle import VALUE_METRIC
 
 
-def make_oracle(directory, objective="val_loss", **kwargs):
+def make_oracle(directory, objective="val_loss", max_epochs=4, **kwargs):
     space = keras_tuner.HyperParameters()
     space.Int("units", 1, 1000)
-    oracle = MetaOracle(objective=objective, max_epochs=4, hyperparameters=space, seed=0, **kwargs)
+    oracle = MetaOracle(objective=objective, max_epochs=max_epochs, hyperparameters=space, seed=0, **kwargs)
     oracle._set_project_dir(str(directory), "search")
     return oracle
 
@@ -134,3 +134,38 @@ def test_proposal_settings_are_checked():
         MetaOracle(random_fraction=1.5)
     with pytest.raises(ValueError, match="initial_random_trials"):
         MetaOracle(initial_random_trials=-1)
+
+
+def end(oracle, trial):
+    trial.status = "COMPLETED"
+    oracle.end_trial(trial)
+
+
+def test_a_trial_that_stops_improving_ends_and_counts_as_fully_trained(tmp_path):
+    oracle = make_oracle(tmp_path, max_epochs=10, patience=2)
+    done = oracle.create_trial("tuner0")
+    assert report_epochs(oracle, done.trial_id, [1.0, 0.5, 0.6, 0.7]).status == "STOPPED"
+    assert oracle.stopped[done.trial_id] == {"epoch": 4, "reason": "plateau", "best_epoch": 2}
+    end(oracle, done)
+    assert oracle.trials[done.trial_id].score == 0.5
+
+    # It is the incumbent that a hopeless trial is measured against (none would be, were it "cut short").
+    hopeless = oracle.create_trial("tuner0")
+    assert report_epochs(oracle, hopeless.trial_id, [2.0, 1.9]).status == "STOPPED"
+    assert oracle.stopped[hopeless.trial_id]["reason"] == "pruned"
+    summary = oracle.budget_summary()
+    assert (summary["plateaued"], summary["pruned"], summary["epochs_spent"]) == (1, 1, 6)
+
+
+def test_without_patience_a_trial_that_stops_improving_trains_on(tmp_path):
+    oracle = make_oracle(tmp_path, max_epochs=10, patience=None)
+    trial = oracle.create_trial("tuner0")
+    assert report_epochs(oracle, trial.trial_id, [1.0, 0.5] + [0.7] * 7).status == "RUNNING"
+
+
+def test_automatic_patience_is_a_third_of_the_run_and_at_least_three(tmp_path):
+    assert make_oracle(tmp_path, max_epochs=30).patience == 10
+    assert make_oracle(tmp_path, max_epochs=8).patience == 3
+    for wrong in (0, -1, 2.5, "soon", True):
+        with pytest.raises(ValueError, match="patience"):
+            MetaOracle(patience=wrong)

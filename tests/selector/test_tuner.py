@@ -112,6 +112,55 @@ def test_hopeless_trials_are_stopped_and_their_epochs_saved(tmp_path):
     assert pruned.oracle.get_best_trials(1)[0].score == unpruned.oracle.get_best_trials(1)[0].score
 
 
+def build_memoriser(hp):
+    """A wide network on random labels: the validation loss is best after an epoch or two, then rises."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(hp.Choice("units", [64, 128, 256]), activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(keras.optimizers.Adam(3e-2), "sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.slow
+def test_a_trial_that_stops_improving_ends_with_its_best_epoch(tmp_path):
+    (x, _), (x_val, _) = classification_data()
+    rng = np.random.default_rng(1)
+    y, y_val = rng.integers(0, 2, len(x)), rng.integers(0, 2, len(x_val))
+
+    def run(patience, name):
+        selector = MetaModelSelector(
+            build_memoriser,
+            objective="val_loss",
+            max_trials=3,
+            max_epochs=12,
+            patience=patience,
+            prune=False,
+            policy=fixed_policy(0.0, "keep"),
+            directory=str(tmp_path),
+            project_name=name,
+            seed=1,
+        )
+        selector.search(x, y, validation_data=(x_val, y_val), batch_size=16, verbose=0)
+        return selector
+
+    patient, untiring = run(3, "patient"), run(None, "untiring")
+    assert untiring.oracle.epochs_spent == 12 * 3 and not untiring.oracle.stopped
+    ended = patient.oracle.stopped
+    assert len(ended) == 3 and all(record["reason"] == "plateau" for record in ended.values())
+    assert all(record["epoch"] == record["best_epoch"] + 3 for record in ended.values())
+    assert patient.oracle.epochs_spent == sum(record["epoch"] for record in ended.values()) < 12 * 3
+    # The same trials, the same best epochs: ending them early lost nothing.
+    best = {t.trial_id: t.score for t in patient.oracle.trials.values()}
+    assert best == pytest.approx({t.trial_id: t.score for t in untiring.oracle.trials.values()})
+    best_model = patient.get_best_models(1)[0]
+    assert best_model.evaluate(x_val, y_val, verbose=0) == pytest.approx(min(best.values()), rel=1e-5)
+
+
 def build_with_four_choices(hp):
     model = keras.Sequential(
         [
