@@ -19,7 +19,7 @@ demo: $(VENV)/installed
 test: $(VENV)/installed
 	$(VENV)/bin/ruff check keras_meta tests
 	$(VENV)/bin/ruff format --check keras_meta tests
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n auto   # one worker per core: 5.5 min instead of 8.5 on 2 cores
 
 clean:
 	rm -rf $(VENV) demo_output
