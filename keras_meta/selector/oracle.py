@@ -241,8 +241,7 @@ class MetaOracle(keras_tuner.Oracle):
         if curve is None:
             return
         if epochs < self.max_epochs and pruning.has_plateaued(curve, self.patience):
-            best_epoch = 1 + min(range(len(curve)), key=lambda index: curve[index])
-            self._stop(trial, {"epoch": epochs, "reason": "plateau", "best_epoch": best_epoch})
+            self._stop(trial, {"epoch": epochs, "reason": "plateau", "best_epoch": pruning.best_epoch(curve)})
             return
         if not self.prune:
             return

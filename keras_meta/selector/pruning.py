@@ -143,6 +143,17 @@ def decide(
     return PruningDecision(stop, epoch, forecast, optimistic, incumbent_final)
 
 
+def best_epoch(curve: Sequence[float]) -> int:
+    """The epoch (counted from 1) of a loss-like curve's best value; the first of ties.
+
+    Example:
+
+    >>> best_epoch([1.0, 0.8, 0.9, 0.8])
+    2
+    """
+    return 1 + min(range(len(curve)), key=lambda index: curve[index])
+
+
 def has_plateaued(curve: Sequence[float], patience: int | None) -> bool:
     """Whether the best epoch of a loss-like curve is `patience` or more epochs back.
 
@@ -163,8 +174,7 @@ def has_plateaued(curve: Sequence[float], patience: int | None) -> bool:
     """
     if patience is None or not curve:
         return False
-    best_epoch = min(range(len(curve)), key=lambda index: curve[index])
-    return len(curve) - 1 - best_epoch >= patience
+    return len(curve) - best_epoch(curve) >= patience
 
 
 def hyperband_budget(max_epochs: int, factor: int = 3, hyperband_iterations: int = 1) -> int:

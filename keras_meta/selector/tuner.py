@@ -28,7 +28,8 @@ class MetaModelSelector(keras_tuner.Tuner):
     objective and the policy's value-head forecast reach the oracle
     (`MetaOracle`), which stops trials that cannot beat the best one so far
     even on an optimistic forecast, ends trials that stopped improving, and
-    spends the epochs saved on new trials. Results, best models and resuming work as in keras-tuner.
+    spends the epochs saved on new trials. Results, best models and resuming
+    work as in keras-tuner.
 
     Example:
 
