@@ -204,30 +204,39 @@ def _key(job: dict) -> str:
 
 
 def table(records) -> str:
-    """Regret per task and method (geometric mean over seeds), and over all tasks, as a Markdown table."""
-    from keras_meta.bench.metrics import geometric_mean
-    from keras_meta.bench.selection import anytime_curve
-    from keras_meta.bench.selection import reference_losses
+    """Per task and method, as Markdown: regret and the fraction of Hyperband's epochs needed.
 
-    reference = reference_losses(records)
-    regrets = {}
-    for record in records:
-        if record["method"] == "pool":
-            continue
-        _, losses = anytime_curve(record)
-        final = losses[-1] if len(losses) else float("inf")
-        regrets.setdefault((record["task"], record["method"]), []).append(
-            final / reference[(record["task"], record["seed"])]
-        )
-    methods = sorted({method for _, method in regrets})
-    tasks = sorted({task for task, _ in regrets})
-    lines = ["| task | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    Regret is a geometric mean over seeds, the fraction (the epochs a search
+    spent before its pick was as good as Hyperband's final pick, over
+    Hyperband's epochs; inf: never) a median over seeds, as in
+    `keras-meta bench select`. The last rows give the geometric-mean regret
+    over all tasks and seeds and the median task's fraction.
+    """
+    from keras_meta.bench.metrics import geometric_mean
+    from keras_meta.bench.selection import summarise
+
+    per_task = summarise(records)["tasks"]
+    tasks = sorted(per_task)
+    methods = sorted({method for task in tasks for method in per_task[task]})
+
+    def cell(task, method, key):
+        row = per_task[task].get(method)
+        return "" if row is None else f"{row[key]:.3f}" if key == "regret" else _fraction(row[key])
+
+    lines = ["| task | " + " | ".join(f"{m} regret | {m} epochs to HB" for m in methods) + " |"]
+    lines.append("|---" * (2 * len(methods) + 1) + "|")
     for task in tasks:
-        cells = [f"{geometric_mean(regrets[(task, m)]):.3f}" if (task, m) in regrets else "" for m in methods]
+        cells = [f"{cell(task, m, 'regret')} | {cell(task, m, 'fraction_of_hyperband')}" for m in methods]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    overall = [geometric_mean(np.concatenate([regrets[(t, m)] for t in tasks if (t, m) in regrets])) for m in methods]
-    lines.append("| geometric mean | " + " | ".join(f"{value:.3f}" for value in overall) + " |")
+    regrets = [geometric_mean([per_task[t][m]["regret"] for t in tasks if m in per_task[t]]) for m in methods]
+    fractions = [np.median([per_task[t][m]["fraction_of_hyperband"] for t in tasks if m in per_task[t]]) for m in methods]
+    summary = [f"{regret:.3f} | {_fraction(fraction)}" for regret, fraction in zip(regrets, fractions)]
+    lines.append("| all tasks (regret: geometric mean; epochs: median task) | " + " | ".join(summary) + " |")
     return "\n".join(lines)
+
+
+def _fraction(value: float) -> str:
+    return "inf" if value == float("inf") else f"{value:.2f}"
 
 
 if __name__ == "__main__":
