@@ -67,11 +67,6 @@ class MetaOracle(keras_tuner.Oracle):
             has not improved for this many epochs. `"auto"` (the default)
             means a third of `max_epochs`, at least 3; `None` never ends a
             trial for this.
-        behind_patience: Integer or `None`. The patience of a trial that is
-            behind the incumbent (its best is worse than the incumbent's best
-            at the same epoch) once it has trained `min_epochs`: such a trial
-            can only win if it starts improving again. `None` (the default)
-            gives it `patience`, like any other trial.
         initial_random_trials: Integer. Trials drawn at random before any is
             varied. Defaults to 5.
         random_fraction: Float in [0, 1]. The share of later trials drawn at
@@ -91,7 +86,6 @@ class MetaOracle(keras_tuner.Oracle):
         prune=True,
         prune_margin=0.5,
         patience="auto",
-        behind_patience=None,
         initial_random_trials=5,
         random_fraction=1.0,
         hyperparameters=None,
@@ -119,7 +113,6 @@ class MetaOracle(keras_tuner.Oracle):
         self.prune = bool(prune)
         self.prune_margin = float(prune_margin)
         self.patience = _resolve_patience(patience, self.max_epochs)
-        self.behind_patience = _resolve_patience(behind_patience, self.max_epochs)
         self.initial_random_trials = int(initial_random_trials)
         self.random_fraction = float(random_fraction)
         self.epochs_spent = 0
@@ -247,17 +240,15 @@ class MetaOracle(keras_tuner.Oracle):
         curve = self._loss_like_curve(trial)
         if curve is None:
             return
-        incumbent = self._incumbent_curve()
-        behind = epochs >= self.min_epochs and pruning.is_behind(curve, incumbent)
-        patience = self.behind_patience if behind and self.behind_patience is not None else self.patience
-        if epochs < self.max_epochs and pruning.has_plateaued(curve, patience):
-            record = {"epoch": epochs, "reason": "plateau", "best_epoch": pruning.best_epoch(curve), "behind": behind}
-            self._stop(trial, record)
+        if epochs < self.max_epochs and pruning.has_plateaued(curve, self.patience):
+            self._stop(trial, {"epoch": epochs, "reason": "plateau", "best_epoch": pruning.best_epoch(curve)})
             return
         if not self.prune:
             return
         estimate = None if value is None or not math.isfinite(value) else float(value)
-        decision = pruning.decide(curve, incumbent, estimate, self.max_epochs, self.min_epochs, self.prune_margin)
+        decision = pruning.decide(
+            curve, self._incumbent_curve(), estimate, self.max_epochs, self.min_epochs, self.prune_margin
+        )
         if decision.stop:
             direction = self.objective.direction
             self._stop(
@@ -370,7 +361,6 @@ class MetaOracle(keras_tuner.Oracle):
             "prune": self.prune,
             "prune_margin": self.prune_margin,
             "patience": self.patience,
-            "behind_patience": self.behind_patience,
             "initial_random_trials": self.initial_random_trials,
             "random_fraction": self.random_fraction,
             "epochs_spent": self.epochs_spent,

@@ -139,31 +139,8 @@ def decide(
     forecast = best * math.exp(min(0.0, predicted_log_ratio))
     remaining = 1.0 - epoch / max_epochs
     optimistic = forecast * math.exp(-margin * math.sqrt(remaining))
-    stop = is_behind(curve, incumbent_curve) and optimistic > incumbent_final
+    stop = best > incumbent_now and optimistic > incumbent_final
     return PruningDecision(stop, epoch, forecast, optimistic, incumbent_final)
-
-
-def is_behind(curve: Sequence[float], incumbent_curve: Sequence[float] | None) -> bool:
-    """Whether a loss-like curve's best is worse than the incumbent's best at the same epoch.
-
-    Args:
-        curve: Sequence of floats. The trial's loss-like objective so far.
-        incumbent_curve: Sequence of floats or `None` (no incumbent yet:
-            nothing is behind).
-
-    Returns:
-        Boolean.
-
-    Example:
-
-    >>> is_behind([1.0, 0.6], [0.8, 0.5, 0.4])
-    True
-    >>> is_behind([1.0, 0.45], [0.8, 0.5, 0.4])
-    False
-    """
-    if not curve or not incumbent_curve:
-        return False
-    return min(curve) > min(incumbent_curve[: len(curve)])
 
 
 def best_epoch(curve: Sequence[float]) -> int:

@@ -73,9 +73,6 @@ class MetaModelSelector(keras_tuner.Tuner):
             epoch) once its objective has not improved for this many epochs.
             `"auto"`, the default, is a third of `max_epochs`, at least 3;
             `None` trains every trial that is not pruned to `max_epochs`.
-        behind_patience: Integer or `None`. The patience of a trial that is
-            behind the best one at the same epoch (after `min_epochs`); `None`
-            gives it `patience`.
         initial_random_trials: Integer. Trials drawn at random before the
             search starts varying the best one. Defaults to 5.
         random_fraction: Float in [0, 1]. The share of later trials drawn at
@@ -106,7 +103,6 @@ class MetaModelSelector(keras_tuner.Tuner):
         prune=True,
         prune_margin=0.5,
         patience="auto",
-        behind_patience=None,
         initial_random_trials=5,
         random_fraction=1.0,
         factor=None,
@@ -137,7 +133,6 @@ class MetaModelSelector(keras_tuner.Tuner):
             prune=prune,
             prune_margin=prune_margin,
             patience=patience,
-            behind_patience=behind_patience,
             initial_random_trials=initial_random_trials,
             random_fraction=random_fraction,
             hyperparameters=hyperparameters,

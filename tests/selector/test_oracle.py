@@ -145,7 +145,7 @@ def test_a_trial_that_stops_improving_ends_and_counts_as_fully_trained(tmp_path)
     oracle = make_oracle(tmp_path, max_epochs=10, patience=2)
     done = oracle.create_trial("tuner0")
     assert report_epochs(oracle, done.trial_id, [1.0, 0.5, 0.6, 0.7]).status == "STOPPED"
-    assert oracle.stopped[done.trial_id] == {"epoch": 4, "reason": "plateau", "best_epoch": 2, "behind": False}
+    assert oracle.stopped[done.trial_id] == {"epoch": 4, "reason": "plateau", "best_epoch": 2}
     end(oracle, done)
     assert oracle.trials[done.trial_id].score == 0.5
 
@@ -161,33 +161,6 @@ def test_without_patience_a_trial_that_stops_improving_trains_on(tmp_path):
     oracle = make_oracle(tmp_path, max_epochs=10, patience=None)
     trial = oracle.create_trial("tuner0")
     assert report_epochs(oracle, trial.trial_id, [1.0, 0.5] + [0.7] * 7).status == "RUNNING"
-
-
-def test_a_trial_behind_the_incumbent_runs_out_of_patience_sooner(tmp_path):
-    oracle = make_oracle(tmp_path, max_epochs=10, min_epochs=2, patience=4, behind_patience=2, prune=False)
-    incumbent = oracle.create_trial("tuner0")
-    report_epochs(oracle, incumbent.trial_id, [1.0, 0.6, 0.5, 0.45, 0.4, 0.38, 0.36, 0.35, 0.34, 0.33])
-    end(oracle, incumbent)
-
-    # Ahead of the incumbent at the same epoch: the full patience of 4.
-    ahead = oracle.create_trial("tuner0")
-    assert report_epochs(oracle, ahead.trial_id, [0.8, 0.45, 0.5, 0.5]).status == "RUNNING"
-    # Behind it (0.7 against the incumbent's 0.5 by epoch 3) and stalled for 2 epochs: done.
-    behind = oracle.create_trial("tuner0")
-    assert report_epochs(oracle, behind.trial_id, [1.2, 0.7, 0.75, 0.8]).status == "STOPPED"
-    assert oracle.stopped[behind.trial_id] == {"epoch": 4, "reason": "plateau", "best_epoch": 2, "behind": True}
-
-
-def test_behind_patience_defaults_to_the_patience_of_every_trial(tmp_path):
-    oracle = make_oracle(tmp_path, max_epochs=10, patience=4, prune=False)
-    assert oracle.behind_patience is None
-    incumbent = oracle.create_trial("tuner0")
-    report_epochs(oracle, incumbent.trial_id, [1.0, 0.6, 0.5, 0.45, 0.4, 0.38, 0.36, 0.35, 0.34, 0.33])
-    end(oracle, incumbent)
-    behind = oracle.create_trial("tuner0")
-    assert report_epochs(oracle, behind.trial_id, [1.2, 0.7, 0.75, 0.8]).status == "RUNNING"
-    with pytest.raises(ValueError, match="patience"):
-        MetaOracle(behind_patience=0)
 
 
 def test_automatic_patience_is_a_third_of_the_run_and_at_least_three(tmp_path):
