@@ -16,7 +16,10 @@ cache, so that neither cache invalidates the other.
 Methods: `pool` (the reference configurations), `hyperband`, `random`,
 `bayesian`, `meta` (the selector as shipped), and selector variants written
 `meta:key=value,key=value` with `MetaModelSelector` keyword arguments, values
-in JSON (`meta:prune_margin=1.0`, `meta:policy="runs/meta-v8/policy"`).
+in JSON (`meta:prune_margin=1.0`, `meta:policy="runs/meta-v8/policy"`). A
+method written `meta+lr` (with or without settings) adds the baselines' learning
+rate to the selector's search space: `MetaLRCallback` then starts each trial from
+the drawn rate instead of 1e-3.
 
 Usage:
 
@@ -115,7 +118,7 @@ def run_dev_search(job: dict) -> dict:
         if job["method"].startswith("meta"):
             common = {"objective": "val_loss", "directory": directory, "project_name": "search"}
             tuner = selection._with_ledger(MetaModelSelector, (splits.x_test, splits.y_test))(
-                selection.build_search_space(data, splits, search_lr=False),
+                selection.build_search_space(data, splits, search_lr=job["method"].startswith("meta+lr")),
                 max_epochs=MAX_EPOCHS,
                 max_total_epochs=budget,
                 seed=1000 + job["seed"],
