@@ -43,14 +43,6 @@ SYNTHETIC_SEED_BASE = 30_000_000
 MAX_EPOCHS = 15
 POOL_SIZE = 16
 BATCH_SIZE = 32
-SELECTOR_SOURCES = (  # the code a selector search depends on beyond the harness, as in keras_meta.bench.selection
-    "selector/tuner.py",
-    "selector/oracle.py",
-    "selector/pruning.py",
-    "callbacks.py",
-    "features.py",
-    "policy.py",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,11 +156,12 @@ def run(output: pathlib.Path, methods, seeds: int, workers: int, policy: str) ->
         except json.JSONDecodeError:
             continue  # cut short by a killed run
         cache[_key(record)] = record
+    from keras_meta.bench import selection
     from keras_meta.bench._environment import policy_fingerprint
     from keras_meta.bench._environment import source_fingerprint
 
     fingerprint = policy_fingerprint(policy)
-    selector_code = source_fingerprint(*SELECTOR_SOURCES)
+    selector_code = source_fingerprint(*selection.SELECTOR_SOURCES, *selection.CALLBACK_SOURCES)
     jobs = [
         {
             "task": task.name,
@@ -216,7 +209,7 @@ def table(records) -> str:
     over all tasks and seeds and the median task's fraction.
     """
     from keras_meta.bench.metrics import geometric_mean
-    from keras_meta.bench.selection import summarise
+    from keras_meta.bench.selection_report import summarise
 
     per_task = summarise(records)["tasks"]
     tasks = sorted(per_task)

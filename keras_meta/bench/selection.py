@@ -32,11 +32,9 @@ import time
 import numpy as np
 
 from keras_meta._processes import map_in_processes
-from keras_meta.bench._environment import machine_description
 from keras_meta.bench._environment import policy_fingerprint
 from keras_meta.bench._environment import source_fingerprint
 from keras_meta.bench._environment import versions
-from keras_meta.bench.metrics import geometric_mean
 from keras_meta.bench.runner import _end_with_newline
 from keras_meta.bench.tasks import mlp
 
@@ -44,6 +42,8 @@ CACHE_FILE = "select_records.jsonl"
 METHODS = ("meta", "hyperband", "random", "bayesian")
 POOL = "pool"
 FACTOR = 3
+SELECTOR_SOURCES = ("selector/tuner.py", "selector/oracle.py", "selector/pruning.py")  # key the selector's searches
+CALLBACK_SOURCES = ("callbacks.py", "features.py", "policy.py")  # with the code they run beyond this module
 _SEARCHES_PER_WORKER = 2  # fresh processes every few searches: many fits in one process slow down
 
 
@@ -243,115 +243,6 @@ def _selection_tasks() -> dict:
     return {task.name: task for task in SELECTION_TASKS}
 
 
-# ------------------------------------------------------------------- metrics
-
-
-def reference_losses(records) -> dict:
-    """The best test loss of a full-length trial, per (task, seed), over the pool and all searches."""
-    best = {}
-    for record in records:
-        for trial in record["trials"]:
-            if trial["test_loss"] is None or trial["length"] < record["max_epochs"]:
-                continue
-            key = (record["task"], record["seed"])
-            best[key] = min(best.get(key, float("inf")), trial["test_loss"])
-    return best
-
-
-def anytime_curve(record) -> tuple[np.ndarray, np.ndarray]:
-    """Epochs spent and the incumbent's test loss after each trial of a search.
-
-    The incumbent is the trial with the best validation loss so far; trials
-    without a test loss (failed) are skipped.
-
-    Example:
-
-    >>> record = {"trials": [
-    ...     {"epochs_spent": 3, "val_loss": 0.5, "test_loss": 0.6},
-    ...     {"epochs_spent": 5, "val_loss": 0.7, "test_loss": 0.4},
-    ...     {"epochs_spent": 9, "val_loss": 0.2, "test_loss": 0.3}]}
-    >>> anytime_curve(record)
-    (array([3, 5, 9]), array([0.6, 0.6, 0.3]))
-    """
-    epochs, losses = [], []
-    best_val, incumbent_test = float("inf"), None
-    for trial in record["trials"]:
-        if trial["test_loss"] is None:
-            continue
-        if trial["val_loss"] < best_val:
-            best_val, incumbent_test = trial["val_loss"], trial["test_loss"]
-        epochs.append(trial["epochs_spent"])
-        losses.append(incumbent_test)
-    return np.asarray(epochs), np.asarray(losses, dtype=float)
-
-
-def epochs_to_reach(record, target: float) -> float:
-    """The epochs a search spent before its incumbent's test loss reached `target` (inf if never)."""
-    epochs, losses = anytime_curve(record)
-    reached = np.nonzero(losses <= target)[0]
-    return float(epochs[reached[0]]) if len(reached) else float("inf")
-
-
-def summarise(records) -> dict:
-    """Per task and method: regret, epochs and time spent, and the fraction of Hyperband's epochs needed.
-
-    Returns:
-        `{task: {method: {"regret", "epochs", "seconds", "trials", "fraction_of_hyperband"}}}`,
-        each a mean over seeds (the regret a geometric mean, the fraction a
-        median), plus `{"aggregate": ...}` with the wins against Hyperband
-        and the median task's fraction.
-    """
-    reference = reference_losses(records)
-    searches = [r for r in records if r["method"] != POOL]
-    by_task_seed = collections.defaultdict(dict)
-    for record in searches:
-        by_task_seed[(record["task"], record["seed"])][record["method"]] = record
-    rows = collections.defaultdict(lambda: collections.defaultdict(lambda: collections.defaultdict(list)))
-    for (task, seed), methods in by_task_seed.items():
-        hyperband = methods.get("hyperband")
-        for method, record in methods.items():
-            _, losses = anytime_curve(record)
-            final = losses[-1] if len(losses) else float("inf")
-            row = rows[task][method]
-            row["regret"].append(final / reference[(task, seed)])
-            row["epochs"].append(record["epochs"])
-            row["seconds"].append(record["seconds"])
-            row["trials"].append(len(record["trials"]))
-            if hyperband is not None:
-                _, hyperband_losses = anytime_curve(hyperband)
-                needed = epochs_to_reach(record, hyperband_losses[-1]) if len(hyperband_losses) else float("inf")
-                row["fraction_of_hyperband"].append(needed / max(hyperband["epochs"], 1))
-    table = {
-        task: {
-            method: {
-                "regret": geometric_mean(values["regret"]),
-                "epochs": float(np.mean(values["epochs"])),
-                "seconds": float(np.mean(values["seconds"])),
-                "trials": float(np.mean(values["trials"])),
-                "fraction_of_hyperband": float(np.median(values["fraction_of_hyperband"]))
-                if values["fraction_of_hyperband"]
-                else float("nan"),
-            }
-            for method, values in methods.items()
-        }
-        for task, methods in rows.items()
-    }
-    wins = [
-        t
-        for t, m in table.items()
-        if "meta" in m and "hyperband" in m and m["meta"]["regret"] < m["hyperband"]["regret"]
-    ]
-    fractions = [m["meta"]["fraction_of_hyperband"] for m in table.values() if "meta" in m]
-    return {
-        "tasks": table,
-        "aggregate": {
-            "tasks": len(table),
-            "meta_beats_hyperband": len(wins),
-            "median_fraction_of_hyperband_epochs": float(np.median(fractions)) if fractions else float("nan"),
-        },
-    }
-
-
 # ------------------------------------------------------------------- running
 
 
@@ -405,11 +296,15 @@ def run_selection_benchmark(
         for seed in range(seeds)
         for method in (POOL, *METHODS)
     ]
+    from keras_meta.bench.selection_report import plot_anytime
+    from keras_meta.bench.selection_report import summarise
+    from keras_meta.bench.selection_report import write_report
+
     records, failures = _run_cached(jobs, output_dir, workers)
     summary = summarise(records)
     report = output_dir / "select_report.md"
-    report.write_text(_report(summary, records, failures, command, seeds, policy))
-    _plot_anytime(records, output_dir / "select_anytime.png")
+    report.write_text(write_report(summary, records, failures, command, seeds, policy))
+    plot_anytime(records, output_dir / "select_anytime.png")
     (output_dir / "select_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return report
 
@@ -418,8 +313,8 @@ def _job_key(job: dict, stamp: dict) -> str:
     identity = {**job, "code": source_fingerprint("bench/selection.py", "bench/tasks.py"), "versions": stamp}
     if job["method"] == "meta":  # keras-tuner's searches do not run the selector's code
         identity.update(policy_fingerprint(job["policy"]))
-        identity["selector_code"] = source_fingerprint("selector/tuner.py", "selector/oracle.py", "selector/pruning.py")
-        identity["callback_code"] = source_fingerprint("callbacks.py", "features.py", "policy.py")
+        identity["selector_code"] = source_fingerprint(*SELECTOR_SOURCES)
+        identity["callback_code"] = source_fingerprint(*CALLBACK_SOURCES)
     else:
         identity.pop("policy")
     if job["method"] != POOL:
@@ -464,95 +359,3 @@ def _execute(jobs, workers):
     outcomes = map_in_processes(run_search, plain, workers, _SEARCHES_PER_WORKER, "bench select", unit="search")
     for index, outcome in outcomes:
         yield jobs[index], outcome
-
-
-# -------------------------------------------------------------------- report
-
-
-_LABELS = {
-    "meta": "MetaModelSelector (no LR search)",
-    "hyperband": "Hyperband",
-    "random": "RandomSearch",
-    "bayesian": "BayesianOptimization",
-}
-
-
-def _report(summary, records, failures, command, seeds, policy) -> str:
-    tasks = summary["tasks"]
-    aggregate = summary["aggregate"]
-    budgets = {r["task"]: (r["budget"], r["max_epochs"]) for r in records}
-    lines = [
-        "# keras-meta model-selection benchmark",
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {machine_description()}, keras-tuner {_keras_tuner_version()}  ",
-        f"Seeds: {seeds}; policy of MetaModelSelector: `{policy}`; objective `val_loss`, scored by test loss.",
-        "",
-        "Budget per search, in epochs (Hyperband's with factor 3), and a trial's full length: "
-        + ", ".join(f"{task} {b} ({e})" for task, (b, e) in sorted(budgets.items())),
-        "",
-        "**Regret** = the test loss of the search's final pick / the best test loss of any full-length "
-        "trial (a fixed pool of configurations and the searches' own). **Epochs to Hyperband's best** = "
-        "the fraction of Hyperband's epochs a search spent before its pick's test loss was as good as "
-        "Hyperband's final pick (inf: never).",
-        "",
-        "## Aggregate",
-        "",
-        f"* MetaModelSelector has a lower regret than Hyperband on {aggregate['meta_beats_hyperband']} of "
-        f"{aggregate['tasks']} tasks (target: 3/4 of them).",
-        f"* On the median task it reached Hyperband's final pick after "
-        f"{_format(aggregate['median_fraction_of_hyperband_epochs'])} of Hyperband's epochs (target: at most 0.5).",
-        "",
-        "## Per task",
-        "",
-        "| task | method | regret | epochs to Hyperband's best | epochs | trials | wall time (s) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for task in sorted(tasks):
-        for method in METHODS:
-            if method in tasks[task]:
-                row = tasks[task][method]
-                lines.append(
-                    f"| {task} | {_LABELS[method]} | {row['regret']:.3f} | {_format(row['fraction_of_hyperband'])} "
-                    f"| {row['epochs']:.0f} | {row['trials']:.0f} | {row['seconds']:.0f} |"
-                )
-    lines += ["", "![anytime curves](select_anytime.png)", ""]
-    if failures:
-        lines += ["## Failures", ""] + [
-            f"* {job['task']} / {job['method']} / seed {job['seed']}: {error}" for job, error in failures
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _keras_tuner_version() -> str:
-    import keras_tuner
-
-    return keras_tuner.__version__
-
-
-def _format(value) -> str:
-    return "inf" if value == float("inf") else ("" if value != value else f"{value:.2f}")
-
-
-def _plot_anytime(records, path) -> None:
-    from matplotlib.figure import Figure
-
-    reference = reference_losses(records)
-    tasks = sorted({r["task"] for r in records})
-    figure = Figure(figsize=(4.5 * len(tasks), 3.6))
-    for index, task in enumerate(tasks):
-        ax = figure.add_subplot(1, len(tasks), index + 1)
-        for method in METHODS:
-            for record in (r for r in records if r["task"] == task and r["method"] == method):
-                epochs, losses = anytime_curve(record)
-                if len(epochs):
-                    regret = losses / reference[(task, record["seed"])]
-                    label = _LABELS[method] if record["seed"] == 0 else None
-                    ax.step(epochs, regret, where="post", label=label, color=f"C{METHODS.index(method)}", alpha=0.8)
-        ax.set_yscale("log")
-        ax.set_title(task)
-        ax.set_xlabel("epochs spent")
-        ax.set_ylabel("regret of the current pick")
-    figure.axes[0].legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
