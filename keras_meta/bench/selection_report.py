@@ -75,11 +75,18 @@ def epochs_to_reach(record, target: float) -> float:
 def summarise(records) -> dict:
     """Per task and method: regret, epochs and time spent, and the fraction of Hyperband's epochs needed.
 
+    Args:
+        records: List of search and pool records (`run_search`'s), any
+            tasks and seeds.
+
     Returns:
-        `{task: {method: {"regret", "epochs", "seconds", "trials", "fraction_of_hyperband"}}}`,
-        each a mean over seeds (the regret a geometric mean, the fraction a
-        median), plus `{"aggregate": ...}` with the wins against Hyperband
-        and the median task's fraction.
+        `{"tasks": {task: {method: {"regret", "epochs", "seconds", "trials",
+        "fraction_of_hyperband", "fraction_of_hyperband_over_seeds"}}},
+        "aggregate": {...}}`: per task and method, means over seeds (the
+        regret a geometric mean, the seed-by-seed fraction a median; the
+        fraction over seeds is one number, see the module's docstring); the
+        aggregate holds the tasks on which the selector's regret is below
+        Hyperband's and the median task's fraction, read both ways.
     """
     reference = reference_losses(records)
     searches = [r for r in records if r["method"] != POOL]
