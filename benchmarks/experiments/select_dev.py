@@ -209,6 +209,7 @@ def table(records) -> str:
     over all tasks and seeds and the median task's fraction.
     """
     from keras_meta.bench.metrics import geometric_mean
+    from keras_meta.bench.selection_report import format_fraction
     from keras_meta.bench.selection_report import summarise
 
     per_task = summarise(records)["tasks"]
@@ -217,7 +218,7 @@ def table(records) -> str:
 
     def cell(task, method, key):
         row = per_task[task].get(method)
-        return "" if row is None else f"{row[key]:.3f}" if key == "regret" else _fraction(row[key])
+        return "" if row is None else f"{row[key]:.3f}" if key == "regret" else format_fraction(row[key])
 
     lines = ["| task | " + " | ".join(f"{m} regret | {m} epochs to HB" for m in methods) + " |"]
     lines.append("|---" * (2 * len(methods) + 1) + "|")
@@ -226,13 +227,9 @@ def table(records) -> str:
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     regrets = [geometric_mean([per_task[t][m]["regret"] for t in tasks if m in per_task[t]]) for m in methods]
     fractions = [np.median([per_task[t][m]["fraction_of_hyperband"] for t in tasks if m in per_task[t]]) for m in methods]
-    summary = [f"{regret:.3f} | {_fraction(fraction)}" for regret, fraction in zip(regrets, fractions)]
+    summary = [f"{regret:.3f} | {format_fraction(fraction)}" for regret, fraction in zip(regrets, fractions)]
     lines.append("| all tasks (regret: geometric mean; epochs: median task) | " + " | ".join(summary) + " |")
     return "\n".join(lines)
-
-
-def _fraction(value: float) -> str:
-    return "inf" if value == float("inf") else f"{value:.2f}"
 
 
 if __name__ == "__main__":

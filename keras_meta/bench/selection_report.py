@@ -96,6 +96,9 @@ def summarise(records) -> dict:
     rows = collections.defaultdict(lambda: collections.defaultdict(lambda: collections.defaultdict(list)))
     for (task, seed), methods in by_task_seed.items():
         hyperband = methods.get("hyperband")
+        if hyperband is not None:
+            _, hyperband_losses = anytime_curve(hyperband)
+            hyperband_final = hyperband_losses[-1] if len(hyperband_losses) else None
         for method, record in methods.items():
             _, losses = anytime_curve(record)
             final = losses[-1] if len(losses) else float("inf")
@@ -105,8 +108,7 @@ def summarise(records) -> dict:
             row["seconds"].append(record["seconds"])
             row["trials"].append(len(record["trials"]))
             if hyperband is not None:
-                _, hyperband_losses = anytime_curve(hyperband)
-                needed = epochs_to_reach(record, hyperband_losses[-1]) if len(hyperband_losses) else float("inf")
+                needed = float("inf") if hyperband_final is None else epochs_to_reach(record, hyperband_final)
                 row["fraction_of_hyperband"].append(needed / max(hyperband["epochs"], 1))
     over_seeds = _fractions_over_seeds(searches, reference)
     table = {
@@ -157,8 +159,13 @@ def regret_after(record, reference: float, epochs: float) -> float:
     (2.0, 1.0, inf)
     """
     spent, losses = anytime_curve(record)
-    reached = np.nonzero(spent <= epochs)[0]
-    return float(losses[reached[-1]] / reference) if len(reached) else float("inf")
+    return _value_after(spent, losses / reference, epochs)
+
+
+def _value_after(spent, values, epochs: float) -> float:
+    """The value of a step curve (`values` from `spent` epochs on) once `epochs` were spent; inf before."""
+    reached = np.searchsorted(spent, epochs, side="right")
+    return float(values[reached - 1]) if reached else float("inf")
 
 
 def _fractions_over_seeds(searches, reference) -> dict:
@@ -174,10 +181,14 @@ def _fractions_over_seeds(searches, reference) -> dict:
         budget = max(max(record["epochs"] for record in hyperband), 1)
         target = geometric_mean([regret_after(r, reference[(task, r["seed"])], float("inf")) for r in hyperband])
         for method, records in methods.items():
+            curves = []  # (epochs spent, regret of the pick) per seed, computed once
+            for record in records:
+                spent, losses = anytime_curve(record)
+                curves.append((spent, losses / reference[(task, record["seed"])]))
             moments = sorted({trial["epochs_spent"] for r in records for trial in r["trials"]})
             fractions[(task, method)] = float("inf")
             for epochs in moments:
-                regrets = [regret_after(r, reference[(task, r["seed"])], epochs) for r in records]
+                regrets = [_value_after(spent, regret, epochs) for spent, regret in curves]
                 if all(np.isfinite(regrets)) and geometric_mean(regrets) <= target:
                     fractions[(task, method)] = epochs / budget
                     break
@@ -221,8 +232,9 @@ def write_report(summary, records, failures, command, seeds, policy) -> str:
         f"* MetaModelSelector has a lower regret than Hyperband on {aggregate['meta_beats_hyperband']} of "
         f"{aggregate['tasks']} tasks (target: 3/4 of them).",
         f"* On the median task it reached Hyperband's final pick after "
-        f"{_format(aggregate['median_fraction_of_hyperband_epochs'])} of Hyperband's epochs seed by seed, "
-        f"{_format(aggregate['median_fraction_of_hyperband_epochs_over_seeds'])} over seeds (target: at most 0.5).",
+        f"{format_fraction(aggregate['median_fraction_of_hyperband_epochs'])} of Hyperband's epochs seed by seed, "
+        f"{format_fraction(aggregate['median_fraction_of_hyperband_epochs_over_seeds'])} over seeds "
+        "(target: at most 0.5).",
         "",
         "## Per task",
         "",
@@ -235,8 +247,9 @@ def write_report(summary, records, failures, command, seeds, policy) -> str:
             if method in tasks[task]:
                 row = tasks[task][method]
                 lines.append(
-                    f"| {task} | {_LABELS[method]} | {row['regret']:.3f} | {_format(row['fraction_of_hyperband'])} "
-                    f"| {_format(row['fraction_of_hyperband_over_seeds'])} "
+                    f"| {task} | {_LABELS[method]} | {row['regret']:.3f} "
+                    f"| {format_fraction(row['fraction_of_hyperband'])} "
+                    f"| {format_fraction(row['fraction_of_hyperband_over_seeds'])} "
                     f"| {row['epochs']:.0f} | {row['trials']:.0f} | {row['seconds']:.0f} |"
                 )
     lines += ["", "![anytime curves](select_anytime.png)", ""]
@@ -253,7 +266,8 @@ def _keras_tuner_version() -> str:
     return keras_tuner.__version__
 
 
-def _format(value) -> str:
+def format_fraction(value) -> str:
+    """A fraction of Hyperband's epochs as the report writes it: two decimals, "inf" for never, "" for none."""
     return "inf" if value == float("inf") else ("" if value != value else f"{value:.2f}")
 
 
