@@ -77,19 +77,19 @@ def record_probes(path: pathlib.Path, policy: str) -> list[dict]:
     return done
 
 
-def grid_losses(schedule: str = "constant") -> tuple[dict, dict]:
-    """`{(task, seed): {rate: test loss}}` of the cached grid runs of one schedule, and the oracle per task."""
+def grid_losses() -> tuple[dict, dict]:
+    """`{schedule: {(task, seed): {rate: test loss}}}` of the cached grid runs, and the oracle per task."""
     from keras_meta.bench.metrics import effective_test_loss
     from keras_meta.bench.metrics import oracle_losses
 
     records = [json.loads(line) for line in RECORDS.read_text().splitlines()]
     records = [r for r in records if r["method"].startswith(("constant@", "cosine@")) and r["seed"] in SEEDS]
     latest = {(r["task"], r["method"], r["seed"]): r for r in records}
-    by_rate = collections.defaultdict(dict)
+    by_schedule = collections.defaultdict(lambda: collections.defaultdict(dict))
     for (task, method, seed), record in latest.items():
-        if method.startswith(f"{schedule}@"):
-            by_rate[(task, seed)][float(method.partition("@")[2])] = effective_test_loss(record)
-    return by_rate, oracle_losses(list(latest.values()))
+        schedule, _, rate = method.partition("@")
+        by_schedule[schedule][(task, seed)][float(rate)] = effective_test_loss(record)
+    return by_schedule, oracle_losses(list(latest.values()))
 
 
 def interpolated_loss(losses_by_rate: dict, rate: float) -> float:
@@ -122,9 +122,10 @@ RULES = {
 }
 
 
-def score_rules(probes: list[dict], schedule: str = "constant") -> dict:
-    """`{rule: {"per_task": {task: score}, "geometric_mean": float}}`, the rate used as `schedule` prescribes."""
-    losses_by_rate, oracle = grid_losses(schedule)
+def score_rules(probes: list[dict], losses_by_rate: dict, oracle: dict) -> dict:
+    """`{rule: {"per_task": {task: score}, "geometric_mean": float}}`, a rate's loss read off `losses_by_rate`."""
+    from keras_meta.bench.metrics import geometric_mean
+
     results = {}
     for name, rule in RULES.items():
         per_task = collections.defaultdict(list)
@@ -132,7 +133,7 @@ def score_rules(probes: list[dict], schedule: str = "constant") -> dict:
             losses = losses_by_rate[(probe["task"], probe["seed"])]
             per_task[probe["task"]].append(interpolated_loss(losses, rule(probe)))
         scores = {task: float(np.mean(losses)) / oracle[task] for task, losses in per_task.items()}
-        results[name] = {"per_task": scores, "geometric_mean": float(np.exp(np.mean(np.log(list(scores.values())))))}
+        results[name] = {"per_task": scores, "geometric_mean": geometric_mean(list(scores.values()))}
     return results
 
 
@@ -143,7 +144,8 @@ def main():
     parser.add_argument("--json", type=pathlib.Path)
     arguments = parser.parse_args()
     probes = record_probes(arguments.probes, arguments.policy)
-    results = {schedule: score_rules(probes, schedule) for schedule in ("constant", "cosine")}
+    by_schedule, oracle = grid_losses()
+    results = {schedule: score_rules(probes, by_schedule[schedule], oracle) for schedule in ("constant", "cosine")}
     for schedule, by_rule in results.items():
         tasks = sorted(next(iter(by_rule.values()))["per_task"])
         print(f"\nThe rate used as a {schedule} rate:\n")
