@@ -103,6 +103,7 @@ def summarise(records) -> dict:
             _, losses = anytime_curve(record)
             final = losses[-1] if len(losses) else float("inf")
             row = rows[task][method]
+            row["seed"].append(seed)
             row["regret"].append(final / reference[(task, seed)])
             row["epochs"].append(record["epochs"])
             row["seconds"].append(record["seconds"])
@@ -122,6 +123,7 @@ def summarise(records) -> dict:
                 "fraction_of_hyperband": float(np.median(values["fraction_of_hyperband"]))
                 if values["fraction_of_hyperband"]
                 else float("nan"),
+                "per_seed": _per_seed(values),
             }
             for method, values in methods.items()
         }
@@ -145,6 +147,17 @@ def summarise(records) -> dict:
             else float("nan"),
         },
     }
+
+
+def _per_seed(values) -> dict:
+    """`{seed: {"regret", "trials"[, "fraction_of_hyperband"]}}` from one method's lists of per-seed values."""
+    per_seed = {}
+    for index, seed in enumerate(values["seed"]):
+        entry = {"regret": values["regret"][index], "trials": values["trials"][index]}
+        if values["fraction_of_hyperband"]:
+            entry["fraction_of_hyperband"] = values["fraction_of_hyperband"][index]
+        per_seed[seed] = entry
+    return per_seed
 
 
 def regret_after(record, reference: float, epochs: float) -> float:
@@ -253,11 +266,43 @@ def write_report(summary, records, failures, command, seeds, policy) -> str:
                     f"| {row['epochs']:.0f} | {row['trials']:.0f} | {row['seconds']:.0f} |"
                 )
     lines += ["", "![anytime curves](select_anytime.png)", ""]
+    lines += _per_seed_section(tasks)
     if failures:
         lines += ["## Failures", ""] + [
             f"* {job['task']} / {job['method']} / seed {job['seed']}: {error}" for job, error in failures
         ]
     return "\n".join(lines) + "\n"
+
+
+def _per_seed_section(tasks) -> list[str]:
+    """Per task and seed: the selector's regret against Hyperband's, the fraction needed, [the selector's trials]."""
+    seeds = sorted({seed for methods in tasks.values() if "meta" in methods for seed in methods["meta"]["per_seed"]})
+    compared = [task for task in sorted(tasks) if "meta" in tasks[task] and "hyperband" in tasks[task]]
+    if not compared:
+        return []
+    lines = [
+        "## Per seed",
+        "",
+        "MetaModelSelector's regret vs Hyperband's, (the fraction of Hyperband's epochs it needed to match "
+        "Hyperband's final pick) and [its trials].",
+        "",
+        "| task | " + " | ".join(f"seed {seed}" for seed in seeds) + " |",
+        "|---" * (len(seeds) + 1) + "|",
+    ]
+    for task in compared:
+        meta, hyperband = tasks[task]["meta"]["per_seed"], tasks[task]["hyperband"]["per_seed"]
+        cells = []
+        for seed in seeds:
+            if seed not in meta or seed not in hyperband:
+                cells.append("")
+                continue
+            fraction = meta[seed]["fraction_of_hyperband"]
+            reached = "never" if fraction == float("inf") else f"{fraction:.2f}"
+            cells.append(
+                f"{meta[seed]['regret']:.2f} vs {hyperband[seed]['regret']:.2f} ({reached}) [{meta[seed]['trials']}]"
+            )
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def _keras_tuner_version() -> str:

@@ -58,6 +58,7 @@ def test_summary_regret_wins_and_fraction_of_hyperband():
     assert meta["regret"] == pytest.approx(1.0)
     assert hyperband["regret"] == pytest.approx(0.45 / 0.20)
     assert meta["fraction_of_hyperband"] == pytest.approx(4 / 9)
+    assert meta["per_seed"] == {0: {"regret": pytest.approx(1.0), "trials": 3, "fraction_of_hyperband": 4 / 9}}
     assert summary["aggregate"] == {
         "tasks": 1,
         "meta_beats_hyperband": 1,
