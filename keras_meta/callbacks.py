@@ -26,8 +26,6 @@ _DEFAULT_INTERVAL_UNKNOWN_STEPS = 25  # decision interval while the epoch length
 _MIN_WINDOW = 8  # the feature window never looks at fewer recorded steps
 _EXPLOSION_WINDOW = 3  # recorded losses averaged before comparing with the untrained model's
 _MAX_START_CUTS = 2  # the start guard cuts a starting rate at most this often
-_VAL_GUARD_FACTOR = 0.5  # the validation guard's cut, as in the plateau baseline
-_VAL_GUARD_MIN_DELTA = 1e-4  # an improvement of val_loss, as in ReduceLROnPlateau's default
 _MIN_SNAPSHOT_PERIOD = 4  # automatic snapshots: every this many decisions at least
 _PARAMS_PER_SNAPSHOT_DECISION = 1_000_000  # ... and one decision more per this many parameters
 _DIVERGENCE_CAUSES = {
@@ -180,15 +178,6 @@ class MetaLRCallback(keras.callbacks.Callback):
             like an explosion (cause `"relapsed"`). 0 turns the guard off.
             `None` takes the policy card's `fit_guard` (0 for policies
             without one).
-        val_guard: Integer >= 0 or `None`. A patience, in epochs, on the
-            validation loss: when `val_loss` has not improved on its best
-            by more than 1e-4 for this many epochs, the rate is halved (not
-            below `min_lr`), the count restarts, and the halved rate becomes
-            a ceiling no later decision may exceed (the policy may still go
-            lower): what `ReduceLROnPlateau` does for a constant rate. Needs
-            validation data; without it nothing happens. 0 turns the guard
-            off. `None` takes the policy card's `val_guard` (0 for policies
-            without one).
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """
 
@@ -209,7 +198,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         final_cooldown=None,
         act_every=None,
         fit_guard=None,
-        val_guard=None,
         verbose=0,
     ):
         super().__init__()
@@ -220,8 +208,6 @@ class MetaLRCallback(keras.callbacks.Callback):
             raise ValueError(f"`act_every` must be a positive integer or None. Received: act_every={act_every!r}")
         if fit_guard is not None and not fit_guard >= 0:
             raise ValueError(f"`fit_guard` must be >= 0 or None. Received: fit_guard={fit_guard}")
-        if val_guard is not None and (not isinstance(val_guard, int) or val_guard < 0):
-            raise ValueError(f"`val_guard` must be an integer >= 0 or None. Received: val_guard={val_guard!r}")
         if explosion_factor is not None and not explosion_factor > 1:
             raise ValueError(f"`explosion_factor` must be > 1 or None. Received: explosion_factor={explosion_factor}")
         if start_guard is not None and not start_guard > 1:
@@ -248,7 +234,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.final_cooldown = final_cooldown
         self.act_every = act_every
         self.fit_guard = fit_guard
-        self.val_guard = val_guard
         self.verbose = verbose
         self._reset()
 
@@ -260,7 +245,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.recoveries: list[Recovery] = []
         self.losses: list[float] = []  # each recorded chunk's own loss
         self.loss_steps: list[int] = []  # the batch count of each entry of `losses`
-        self.val_cuts: list[tuple[int, float, float]] = []  # (epoch, old_lr, new_lr) of each validation-guard cut
         self.stopped_reason: str | None = None
         self._rng = np.random.default_rng(self.seed)
         self._step = 0
@@ -277,9 +261,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._first_epoch: int | None = None
         self._fitted_lr: float | None = None  # the rate when the fit guard saw the data fitted
         self._start_cuts = 0  # restarts by the start guard
-        self._best_val_loss = math.inf
-        self._epochs_without_val_improvement = 0
-        self._val_ceiling: float | None = None  # the rate the validation guard last cut to
         self._start_running_mean(batch=-1)
 
     def _start_running_mean(self, batch):
@@ -310,7 +291,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         )
         self._act_every = int(self.policy.card.get("act_every", 1)) if self.act_every is None else self.act_every
         self._fit_guard = float(self.policy.card.get("fit_guard", 0.0)) if self.fit_guard is None else self.fit_guard
-        self._val_guard = int(self.policy.card.get("val_guard", 0)) if self.val_guard is None else self.val_guard
         self._epochs = self._run_epochs()
         self._configure_schedule(self.params.get("steps"))
         self._take_snapshot()
@@ -362,7 +342,6 @@ class MetaLRCallback(keras.callbacks.Callback):
             self._step += skipped
             self._last_decision_step += skipped
         self._record_epoch(logs)
-        self._watch_validation(epoch, logs.get("val_loss"))
         logs["learning_rate"] = get_lr(self.model.optimizer)
 
     # ----------------------------------------------------------- value head
@@ -494,37 +473,10 @@ class MetaLRCallback(keras.callbacks.Callback):
                 print(f"MetaLRCallback: step {self._step}: data fitted; the rate stays <= {self._fitted_lr:.3g}")
 
     def _highest_lr(self, lr) -> float:
-        """The largest rate a decision may set from `lr`: `max_lr`, no climb past the fit guard's rate, nor past the validation guard's."""
-        highest = self.max_lr if self._val_ceiling is None else min(self.max_lr, self._val_ceiling)
+        """The largest rate a decision may set from `lr`: `max_lr`, or no climb past the fit guard's rate."""
         if self._fitted_lr is None:
-            return highest
-        return min(highest, max(lr, self._fitted_lr))
-
-    # ------------------------------------------------------ validation guard
-
-    def _watch_validation(self, epoch, val_loss):
-        """Halves the rate, and caps it there, after `val_guard` epochs without a better `val_loss`."""
-        if not self._val_guard or val_loss is None or not math.isfinite(float(val_loss)):
-            return
-        if float(val_loss) < self._best_val_loss - _VAL_GUARD_MIN_DELTA:
-            self._best_val_loss = float(val_loss)
-            self._epochs_without_val_improvement = 0
-            return
-        self._epochs_without_val_improvement += 1
-        if self._epochs_without_val_improvement < self._val_guard:
-            return
-        self._epochs_without_val_improvement = 0
-        optimizer = self.model.optimizer
-        old_lr = get_lr(optimizer)
-        new_lr = max(self.min_lr, old_lr * _VAL_GUARD_FACTOR)
-        self._val_ceiling = new_lr
-        if new_lr != old_lr:
-            set_lr(optimizer, new_lr)
-        if self._cooldown_lr is not None:  # the cool-down goes on from the cut rate
-            self._cooldown_lr *= _VAL_GUARD_FACTOR
-        self.val_cuts.append((epoch, old_lr, new_lr))
-        if self.verbose:
-            print(f"MetaLRCallback: epoch {epoch}: val_loss stopped improving; lr {old_lr:.3g} -> {new_lr:.3g}, now the ceiling")
+            return self.max_lr
+        return min(self.max_lr, max(lr, self._fitted_lr))
 
     # ------------------------------------------------------------- recovery
 
@@ -638,7 +590,6 @@ class MetaLRCallback(keras.callbacks.Callback):
             "final_cooldown": self.final_cooldown,
             "act_every": self.act_every,
             "fit_guard": self.fit_guard,
-            "val_guard": self.val_guard,
             "verbose": self.verbose,
         }
 

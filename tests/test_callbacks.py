@@ -410,40 +410,6 @@ def test_fit_guard_defaults_to_the_policys_card_is_validated_and_serialised():
     assert MetaLRCallback.from_config(MetaLRCallback(policy, fit_guard=3.0).get_config()).fit_guard == 3.0
 
 
-def test_val_guard_halves_the_rate_and_caps_it_when_val_loss_stops_improving():
-    # Validated on flipped targets: as training fits y, val_loss only rises, so
-    # after the first epoch's best every epoch counts against the patience.
-    x, y = regression_data(n_samples=64)
-    kept = MetaLRCallback(fixed_policy(0.0), interval=2, val_guard=2)
-    history = fit(linear_model(lr=0.01), kept, epochs=7, x=x, y=y, shuffle=False, validation_data=(x, -y))
-    assert [epoch for epoch, _, _ in kept.val_cuts] == [2, 4, 6]
-    assert history.history["learning_rate"] == pytest.approx([0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025, 0.00125])
-
-    climbing = MetaLRCallback(fixed_policy(1.0), interval=2, val_guard=2, max_lr=0.05)
-    fit(linear_model(lr=0.01), climbing, epochs=5, x=x, y=y, shuffle=False, validation_data=(x, -y))
-    (first_cut_epoch, old_lr, cut_lr), *_ = climbing.val_cuts
-    assert old_lr == pytest.approx(0.05) and cut_lr == pytest.approx(0.025)
-    after_cut = [d.new_lr for d in climbing.decisions if d.epoch > first_cut_epoch]
-    assert after_cut and max(after_cut) <= cut_lr  # the policy doubles at every decision, the ceiling holds
-
-
-def test_val_guard_is_off_without_validation_data_defaults_to_the_card_and_is_serialised():
-    x, y = regression_data(n_samples=64)
-    without_val = MetaLRCallback(fixed_policy(0.0), interval=2, val_guard=1)
-    fit(linear_model(lr=0.01), without_val, epochs=3, x=x, y=y)
-    assert without_val.val_cuts == [] and without_val.decisions[-1].new_lr == pytest.approx(0.01)
-
-    policy = fixed_policy(0.0)
-    policy = type(policy).from_config({**policy.get_config(), "card": {**policy.card, "val_guard": 1}})
-    from_card = MetaLRCallback(policy, interval=2)
-    fit(linear_model(lr=0.01), from_card, epochs=3, x=x, y=y, shuffle=False, validation_data=(x, -y))
-    assert [epoch for epoch, _, _ in from_card.val_cuts] == [1, 2]
-    assert MetaLRCallback(fixed_policy(0.0)).get_config()["val_guard"] is None
-    assert MetaLRCallback.from_config(MetaLRCallback(policy, val_guard=4).get_config()).val_guard == 4
-    with pytest.raises(ValueError, match="val_guard"):
-        MetaLRCallback(policy, val_guard=-1)
-
-
 # ------------------------------------------------------------- optimizers
 
 
