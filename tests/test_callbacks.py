@@ -410,6 +410,38 @@ def test_fit_guard_defaults_to_the_policys_card_is_validated_and_serialised():
     assert MetaLRCallback.from_config(MetaLRCallback(policy, fit_guard=3.0).get_config()).fit_guard == 3.0
 
 
+def test_lr_floor_keeps_the_rate_above_a_linear_decay_from_the_start():
+    # An always-halve policy: unfloored the rate falls to min_lr within a few
+    # decisions; with lr_floor=1 every decision sits at or above the linear
+    # decay from the starting rate, 0.01 x the fraction of the run left.
+    x, y = regression_data(n_samples=64)
+    unfloored = MetaLRCallback(fixed_policy(-1.0), interval=2, lr_floor=0.0)
+    fit(linear_model(lr=0.01), unfloored, epochs=4, x=x, y=y, shuffle=False)
+    floored = MetaLRCallback(fixed_policy(-1.0), interval=2, lr_floor=1.0)
+    fit(linear_model(lr=0.01), floored, epochs=4, x=x, y=y, shuffle=False)
+
+    total_steps = 4 * 8
+    assert unfloored.decisions[-1].new_lr == pytest.approx(unfloored.min_lr)
+    for decision in floored.decisions:
+        assert decision.new_lr == pytest.approx(max(0.01 * (1 - decision.step / total_steps), decision.old_lr / 2))
+    assert floored.decisions[len(floored.decisions) // 2].new_lr > 0.004
+
+
+def test_lr_floor_falls_with_each_recovery_defaults_to_the_card_and_is_serialised():
+    policy = fixed_policy(0.0)
+    policy = type(policy).from_config({**policy.get_config(), "card": {**policy.card, "lr_floor": 0.5}})
+    callback = MetaLRCallback(policy)
+    fit(linear_model(lr=0.01), callback, epochs=1)
+    assert callback._lr_floor == 0.5 and callback._floor_start_lr == pytest.approx(0.01)
+    callback._snapshot_period = 1
+    callback._recover(batch=0, cause="exploded")
+    assert callback._floor_start_lr == pytest.approx(0.001)
+    with pytest.raises(ValueError, match="lr_floor"):
+        MetaLRCallback(policy, lr_floor=-1.0)
+    assert MetaLRCallback(fixed_policy(0.0)).get_config()["lr_floor"] is None
+    assert MetaLRCallback.from_config(MetaLRCallback(policy, lr_floor=0.3).get_config()).lr_floor == 0.3
+
+
 # ------------------------------------------------------------- optimizers
 
 
