@@ -26,6 +26,7 @@ _DEFAULT_INTERVAL_UNKNOWN_STEPS = 25  # decision interval while the epoch length
 _MIN_WINDOW = 8  # the feature window never looks at fewer recorded steps
 _EXPLOSION_WINDOW = 3  # recorded losses averaged before comparing with the untrained model's
 _MAX_START_CUTS = 2  # the start guard cuts a starting rate at most this often
+_FLOOR_VAL_PATIENCE = 5  # the rate floor holds while the best val_loss is at most this many epochs old
 _MIN_SNAPSHOT_PERIOD = 4  # automatic snapshots: every this many decisions at least
 _PARAMS_PER_SNAPSHOT_DECISION = 1_000_000  # ... and one decision more per this many parameters
 _DIVERGENCE_CAUSES = {
@@ -178,13 +179,17 @@ class MetaLRCallback(keras.callbacks.Callback):
             like an explosion (cause `"relapsed"`). 0 turns the guard off.
             `None` takes the policy card's `fit_guard` (0 for policies
             without one).
-        lr_floor: Float >= 0 or `None`. No decision may set the rate below
-            `lr_floor` x the starting rate x the fraction of the run still
-            to go: the policy may anneal no faster than that linear decay
-            to zero. Every recovery lowers the floor's starting rate by
-            `recovery_factor`, as it does the rate. 0 turns the floor off.
-            `None` takes the policy card's `lr_floor` (0 for policies
-            without one).
+        lr_floor: Float >= 0 or `None`. While the validation loss is still
+            improving (its best is at most 5 epochs old), no decision may
+            lower the rate below `lr_floor` x the starting rate x the
+            fraction of the run still to go: the policy may anneal no
+            faster than that linear decay to zero while annealing would
+            stop a descent. Without validation data, and before the first
+            epoch ends, there is no floor; a rate already below it is not
+            raised. Every recovery lowers the floor's
+            starting rate by `recovery_factor`, as it does the rate. 0 turns
+            the floor off. `None` takes the policy card's `lr_floor` (0 for
+            policies without one).
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """
 
@@ -445,7 +450,8 @@ class MetaLRCallback(keras.callbacks.Callback):
             action = self._keep_action
         log2_multiplier = float(self.policy.actions[action])
         highest = self._highest_lr(old_lr)
-        new_lr = _clamp(old_lr * 2.0**log2_multiplier, max(self.min_lr, min(self._lowest_lr(), highest)), highest)
+        lowest = min(self._lowest_lr(), old_lr, highest)  # the floor stops a fall; it never raises the rate
+        new_lr = _clamp(old_lr * 2.0**log2_multiplier, max(self.min_lr, lowest), highest)
         if new_lr != old_lr:
             set_lr(optimizer, new_lr)
         self._last_log2_multiplier = log2_multiplier
@@ -493,8 +499,15 @@ class MetaLRCallback(keras.callbacks.Callback):
         return min(self.max_lr, max(lr, self._fitted_lr))
 
     def _lowest_lr(self) -> float:
-        """The floor: `lr_floor` x the (recovery-lowered) starting rate x the fraction of the run left."""
-        if not self._lr_floor:
+        """The floor: `lr_floor` x the (recovery-lowered) starting rate x the fraction of the run left.
+
+        It holds only while the validation loss is still improving: a best at most
+        `_FLOOR_VAL_PATIENCE` epochs old.
+        """
+        if not self._lr_floor or not self._val_losses:
+            return 0.0
+        epochs_since_best = len(self._val_losses) - 1 - int(np.argmin(self._val_losses))
+        if epochs_since_best > _FLOOR_VAL_PATIENCE:
             return 0.0
         return self._lr_floor * self._floor_start_lr * max(0.0, 1.0 - self._progress())
 
