@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import math
 import os
 import warnings
@@ -26,6 +27,7 @@ _DEFAULT_INTERVAL_UNKNOWN_STEPS = 25  # decision interval while the epoch length
 _MIN_WINDOW = 8  # the feature window never looks at fewer recorded steps
 _EXPLOSION_WINDOW = 3  # recorded losses averaged before comparing with the untrained model's
 _MAX_START_CUTS = 2  # the start guard cuts a starting rate at most this often
+_FLOOR_VAL_PATIENCE = 5  # the rate floor holds while the best val_loss is at most this many epochs old
 _MIN_SNAPSHOT_PERIOD = 4  # automatic snapshots: every this many decisions at least
 _PARAMS_PER_SNAPSHOT_DECISION = 1_000_000  # ... and one decision more per this many parameters
 _DIVERGENCE_CAUSES = {
@@ -178,6 +180,20 @@ class MetaLRCallback(keras.callbacks.Callback):
             like an explosion (cause `"relapsed"`). 0 turns the guard off.
             `None` takes the policy card's `fit_guard` (0 for policies
             without one).
+        lr_floor: Float >= 0 or `None`. While the validation loss is still
+            improving (its best is at most 5 epochs old), no decision may
+            lower the rate below `lr_floor` x the anchor x the fraction of
+            the run still to go, where the anchor is the smaller of the
+            starting rate and the optimizer's own default rate (its class's
+            `learning_rate` default, e.g. 1e-3 for Adam): the policy may
+            anneal no faster than that linear decay to zero while annealing
+            would stop a descent, and the floor never holds a rate above
+            what Keras starts the optimizer at. Without validation data, and before the first
+            epoch ends, there is no floor; a rate already below it is not
+            raised. Every recovery lowers the floor's
+            starting rate by `recovery_factor`, as it does the rate. 0 turns
+            the floor off. `None` takes the policy card's `lr_floor` (0 for
+            policies without one).
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """
 
@@ -198,6 +214,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         final_cooldown=None,
         act_every=None,
         fit_guard=None,
+        lr_floor=None,
         verbose=0,
     ):
         super().__init__()
@@ -208,6 +225,8 @@ class MetaLRCallback(keras.callbacks.Callback):
             raise ValueError(f"`act_every` must be a positive integer or None. Received: act_every={act_every!r}")
         if fit_guard is not None and not fit_guard >= 0:
             raise ValueError(f"`fit_guard` must be >= 0 or None. Received: fit_guard={fit_guard}")
+        if lr_floor is not None and not lr_floor >= 0:
+            raise ValueError(f"`lr_floor` must be >= 0 or None. Received: lr_floor={lr_floor}")
         if explosion_factor is not None and not explosion_factor > 1:
             raise ValueError(f"`explosion_factor` must be > 1 or None. Received: explosion_factor={explosion_factor}")
         if start_guard is not None and not start_guard > 1:
@@ -234,6 +253,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.final_cooldown = final_cooldown
         self.act_every = act_every
         self.fit_guard = fit_guard
+        self.lr_floor = lr_floor
         self.verbose = verbose
         self._reset()
 
@@ -291,6 +311,9 @@ class MetaLRCallback(keras.callbacks.Callback):
         )
         self._act_every = int(self.policy.card.get("act_every", 1)) if self.act_every is None else self.act_every
         self._fit_guard = float(self.policy.card.get("fit_guard", 0.0)) if self.fit_guard is None else self.fit_guard
+        self._lr_floor = float(self.policy.card.get("lr_floor", 0.0)) if self.lr_floor is None else self.lr_floor
+        # The floor's linear decay starts here: never above the optimizer's default rate; recoveries lower it.
+        self._floor_start_lr = min(clamped, _default_lr(innermost(optimizer)) or clamped)
         self._epochs = self._run_epochs()
         self._configure_schedule(self.params.get("steps"))
         self._take_snapshot()
@@ -431,7 +454,9 @@ class MetaLRCallback(keras.callbacks.Callback):
         else:
             action = self._keep_action
         log2_multiplier = float(self.policy.actions[action])
-        new_lr = _clamp(old_lr * 2.0**log2_multiplier, self.min_lr, self._highest_lr(old_lr))
+        highest = self._highest_lr(old_lr)
+        lowest = min(self._lowest_lr(), old_lr, highest)  # the floor stops a fall; it never raises the rate
+        new_lr = _clamp(old_lr * 2.0**log2_multiplier, max(self.min_lr, lowest), highest)
         if new_lr != old_lr:
             set_lr(optimizer, new_lr)
         self._last_log2_multiplier = log2_multiplier
@@ -477,6 +502,19 @@ class MetaLRCallback(keras.callbacks.Callback):
         if self._fitted_lr is None:
             return self.max_lr
         return min(self.max_lr, max(lr, self._fitted_lr))
+
+    def _lowest_lr(self) -> float:
+        """The floor: `lr_floor` x the (recovery-lowered) starting rate x the fraction of the run left.
+
+        It holds only while the validation loss is still improving: a best at most
+        `_FLOOR_VAL_PATIENCE` epochs old.
+        """
+        if not self._lr_floor or not self._val_losses:
+            return 0.0
+        epochs_since_best = len(self._val_losses) - 1 - int(np.argmin(self._val_losses))
+        if epochs_since_best > _FLOOR_VAL_PATIENCE:
+            return 0.0
+        return self._lr_floor * self._floor_start_lr * max(0.0, 1.0 - self._progress())
 
     # ------------------------------------------------------------- recovery
 
@@ -555,6 +593,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         set_lr(optimizer, new_lr)
         if self._cooldown_lr is not None:  # the cool-down goes on from the cut rate
             self._cooldown_lr *= self.recovery_factor
+        self._floor_start_lr *= self.recovery_factor
         self.recoveries.append(Recovery(self._step, self._snapshot.step, old_lr, new_lr, cause))
         if self.verbose:
             print(
@@ -590,6 +629,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             "final_cooldown": self.final_cooldown,
             "act_every": self.act_every,
             "fit_guard": self.fit_guard,
+            "lr_floor": self.lr_floor,
             "verbose": self.verbose,
         }
 
@@ -646,6 +686,15 @@ def _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoverie
         raise ValueError(f"`recovery_factor` must lie in (0, 1). Received: recovery_factor={recovery_factor}")
     if max_recoveries < 0:
         raise ValueError(f"`max_recoveries` must be >= 0. Received: max_recoveries={max_recoveries}")
+
+
+def _default_lr(optimizer) -> float | None:
+    """The `learning_rate` default of the optimizer's class (1e-3 for Adam), or `None` if it has none."""
+    try:
+        default = inspect.signature(type(optimizer).__init__).parameters["learning_rate"].default
+    except (KeyError, TypeError, ValueError):
+        return None
+    return float(default) if isinstance(default, (int, float)) and default > 0 else None
 
 
 def _clamp(lr: float, low: float, high: float) -> float:

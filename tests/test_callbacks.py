@@ -410,6 +410,74 @@ def test_fit_guard_defaults_to_the_policys_card_is_validated_and_serialised():
     assert MetaLRCallback.from_config(MetaLRCallback(policy, fit_guard=3.0).get_config()).fit_guard == 3.0
 
 
+def test_lr_floor_keeps_the_rate_above_a_linear_decay_while_val_loss_improves():
+    # An always-halve policy: unfloored the rate falls to min_lr within a few
+    # decisions; with lr_floor=1 and a validation loss that keeps improving
+    # (validated on the training data), every decision after the first epoch
+    # sits at or above the linear decay from the start, 0.01 x the run left.
+    x, y = regression_data(n_samples=64)
+    unfloored = MetaLRCallback(fixed_policy(-1.0), interval=2, lr_floor=0.0)
+    fit(linear_model(lr=0.01), unfloored, epochs=4, x=x, y=y, shuffle=False, validation_data=(x, y))
+    floored = MetaLRCallback(fixed_policy(-1.0), interval=2, lr_floor=1.0)
+    fit(linear_model(lr=0.01), floored, epochs=4, x=x, y=y, shuffle=False, validation_data=(x, y))
+
+    total_steps = 4 * 8
+    assert unfloored.decisions[-1].new_lr == pytest.approx(unfloored.min_lr)
+    for decision in floored.decisions:
+        floor = 0.01 * (1 - decision.step / total_steps) if decision.epoch >= 1 else 0.0
+        assert decision.new_lr == pytest.approx(max(min(floor, decision.old_lr), decision.old_lr / 2))
+    assert [d.new_lr for d in floored.decisions if d.step == 16][0] == pytest.approx(0.000625)  # held at the floor
+
+
+def test_lr_floor_lets_go_once_val_loss_stops_improving_and_without_validation_data():
+    # Validated on flipped targets, val_loss is best after the first epoch and
+    # only rises; once that best is more than 5 epochs old the floor lets the
+    # policy cut. Without validation data there is never a floor.
+    x, y = regression_data(n_samples=64)
+    stalled = MetaLRCallback(fixed_policy(-1.0), interval=2, lr_floor=1.0, min_lr=1e-5)
+    fit(linear_model(lr=0.01), stalled, epochs=10, x=x, y=y, shuffle=False, validation_data=(x, -y))
+    by_epoch = {d.epoch: d.new_lr for d in stalled.decisions}
+    # Epoch 0 has no floor (no val_loss yet): four halvings. Then the floor, far
+    # above, holds the rate where it is while the best (epoch 0) is <= 5 epochs old,
+    assert by_epoch[0] == by_epoch[5] == pytest.approx(0.01 / 16)
+    assert by_epoch[9] == pytest.approx(1e-5)  # then lets go, and the policy halves to min_lr
+
+    no_val = MetaLRCallback(fixed_policy(-1.0), interval=2, lr_floor=1.0, min_lr=1e-5)
+    fit(linear_model(lr=0.01), no_val, epochs=4, x=x, y=y, shuffle=False)
+    assert no_val.decisions[-1].new_lr == pytest.approx(1e-5)
+
+
+def test_lr_floor_is_anchored_at_no_more_than_the_optimizers_default_rate():
+    # SGD's default rate is 0.01: from 0.03 the floor decays from 0.01, not 0.03.
+    # One always-halve decision per epoch; the second (step 16, half the run
+    # left, val_loss improving) meets the floor 2 x 0.01 x 0.5 = 0.01 (from
+    # 0.03 it would be 0.03, above the rate of 0.015, which it would hold).
+    x, y = regression_data(n_samples=64)
+    floored = MetaLRCallback(fixed_policy(-1.0), interval=8, lr_floor=2.0, start_guard=None)
+    fit(linear_model(lr=0.03), floored, epochs=4, x=x, y=y, shuffle=False, validation_data=(x, y))
+    assert floored.recoveries == [] and floored._floor_start_lr == pytest.approx(0.01)
+    assert [d.new_lr for d in floored.decisions[:2]] == pytest.approx([0.015, 0.01])
+    adam = tiny_model(optimizer=keras.optimizers.Adam(0.1))
+    callback = MetaLRCallback(fixed_policy(0.0), lr_floor=1.0)
+    fit(adam, callback)
+    assert callback._floor_start_lr == pytest.approx(1e-3)
+
+
+def test_lr_floor_falls_with_each_recovery_defaults_to_the_card_and_is_serialised():
+    policy = fixed_policy(0.0)
+    policy = type(policy).from_config({**policy.get_config(), "card": {**policy.card, "lr_floor": 0.5}})
+    callback = MetaLRCallback(policy)
+    fit(linear_model(lr=0.01), callback, epochs=1)
+    assert callback._lr_floor == 0.5 and callback._floor_start_lr == pytest.approx(0.01)
+    callback._snapshot_period = 1
+    callback._recover(batch=0, cause="exploded")
+    assert callback._floor_start_lr == pytest.approx(0.001)
+    with pytest.raises(ValueError, match="lr_floor"):
+        MetaLRCallback(policy, lr_floor=-1.0)
+    assert MetaLRCallback(fixed_policy(0.0)).get_config()["lr_floor"] is None
+    assert MetaLRCallback.from_config(MetaLRCallback(policy, lr_floor=0.3).get_config()).lr_floor == 0.3
+
+
 # ------------------------------------------------------------- optimizers
 
 
