@@ -117,6 +117,11 @@ def _build_parser() -> argparse.ArgumentParser:
         type=float,
         help="no climb once the loss is below exp(-G) of its start (default: the first's card)",
     )
+    ensemble.add_argument(
+        "--lr-floor",
+        type=float,
+        help="while val_loss improves, no fall below C x a linear decay (default: the first's card)",
+    )
     ensemble.add_argument("--output", required=True, help="the policy directory to write")
     ensemble.set_defaults(handler=_run_ensemble)
 
@@ -238,7 +243,7 @@ def _run_ensemble(args) -> int:
     from keras_meta.policy import PolicyError
 
     try:
-        policy = build_ensemble(args.policies, args.name, args.act_every, args.fit_guard)
+        policy = build_ensemble(args.policies, args.name, args.act_every, args.fit_guard, args.lr_floor)
     except (PolicyError, ValueError) as error:
         print(f"keras-meta ensemble: {error}", file=sys.stderr)
         return 1

@@ -72,6 +72,15 @@ def render_model_card(policy, bench_report=None) -> str:
             if card.get("fit_guard")
             else []
         ),
+        *(
+            [
+                f"* Rate floor: while the validation loss still improves, no decision lowers the rate below "
+                f"{card['lr_floor']:g} x a linear decay to zero from the starting rate (at most the optimizer's "
+                "default rate)."
+            ]
+            if card.get("lr_floor")
+            else []
+        ),
         "",
     ]
     if training:

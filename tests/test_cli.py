@@ -12,14 +12,14 @@ def test_demo_prints_the_comparison_and_writes_the_plot(tmp_path, capsys):
     assert cli.main(["demo", "--epochs", "2", "--output", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "constant Adam" in out and "MetaLRCallback" in out
-    assert "meta-v18" in out and "meta-trained" in out
+    assert "meta-v19" in out and "meta-trained" in out
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_inspect_shows_the_card(capsys):
     assert cli.main(["inspect", "default"]) == 0
     out = capsys.readouterr().out
-    assert "meta-v18" in out and "decisions_per_run" in out
+    assert "meta-v19" in out and "decisions_per_run" in out
 
 
 def test_inspect_reports_a_bad_policy(tmp_path, capsys):
@@ -43,6 +43,8 @@ def test_ensemble_writes_a_policy_that_loads_and_averages_its_members(tmp_path, 
                 "4",
                 "--fit-guard",
                 "4",
+                "--lr-floor",
+                "1",
                 "--output",
                 str(output),
             ]
@@ -52,6 +54,7 @@ def test_ensemble_writes_a_policy_that_loads_and_averages_its_members(tmp_path, 
     assert "members=2" in capsys.readouterr().out
     pair = load_policy(output)
     assert pair.card["members"] == 2 and pair.card["act_every"] == 4 and pair.card["fit_guard"] == 4.0
+    assert pair.card["lr_floor"] == 1.0
     assert cli.main(["ensemble", "meta-v2", "--name", "one", "--output", str(tmp_path / "one")]) == 1
     assert "at least two" in capsys.readouterr().err
 

@@ -19,7 +19,13 @@ from keras_meta.policy import load_policy
 _SUMMED = ("rollouts", "decisions", "labelled_decisions", "value_decisions")
 
 
-def build_ensemble(policies, name: str, act_every: int | None = None, fit_guard: float | None = None) -> Policy:
+def build_ensemble(
+    policies,
+    name: str,
+    act_every: int | None = None,
+    fit_guard: float | None = None,
+    lr_floor: float | None = None,
+) -> Policy:
     """Averages meta-trained policies into one, with a card that describes every member.
 
     Example:
@@ -38,6 +44,9 @@ def build_ensemble(policies, name: str, act_every: int | None = None, fit_guard:
         fit_guard: Float >= 0 or `None`. The ensemble's fit guard (see
             `MetaLRCallback`; 0 is none); `None` takes the first policy's
             card's.
+        lr_floor: Float >= 0 or `None`. The ensemble's rate floor (see
+            `MetaLRCallback`; 0 is none); `None` takes the first policy's
+            card's, and none is written if that has none.
 
     Returns:
         The `Policy`.
@@ -70,6 +79,8 @@ def build_ensemble(policies, name: str, act_every: int | None = None, fit_guard:
             if key != "task_seeds"
         },
     }
+    if lr_floor is not None or "lr_floor" in first:
+        card["lr_floor"] = first.get("lr_floor", 0.0) if lr_floor is None else lr_floor
     return Policy.average(members, card=card)
 
 
