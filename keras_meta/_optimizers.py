@@ -4,6 +4,7 @@ of a model's whole training state for rolling back a diverged run."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 
 import keras
 import numpy as np
@@ -45,6 +46,23 @@ def restore_optimizer_state(optimizer, state: dict) -> None:
     for variable in optimizer.variables:
         saved = state.get(variable.path)
         variable.assign(np.zeros(variable.shape, variable.dtype) if saved is None else saved)
+
+
+def default_learning_rate(optimizer) -> float | None:
+    """The `learning_rate` default of an optimizer's class (1e-3 for Adam, 1e-2 for SGD).
+
+    Args:
+        optimizer: A Keras optimizer or optimizer class.
+
+    Returns:
+        The default, a positive float, or `None` if the class has none.
+    """
+    optimizer_class = optimizer if isinstance(optimizer, type) else type(optimizer)
+    try:
+        default = inspect.signature(optimizer_class.__init__).parameters["learning_rate"].default
+    except (KeyError, TypeError, ValueError):
+        return None
+    return float(default) if isinstance(default, (int, float)) and default > 0 else None
 
 
 def get_lr(optimizer) -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import inspect
 import math
 import os
 import warnings
@@ -14,6 +13,7 @@ import numpy as np
 
 from keras_meta._optimizers import Snapshot
 from keras_meta._optimizers import check_optimizer
+from keras_meta._optimizers import default_learning_rate
 from keras_meta._optimizers import get_lr
 from keras_meta._optimizers import innermost
 from keras_meta._optimizers import restore_snapshot
@@ -101,7 +101,9 @@ class MetaLRCallback(keras.callbacks.Callback):
     decision (`start_guard`): the run starts again from the initial weights
     at a tenth of the rate.
     A policy card may set a fit guard (`fit_guard`): once the training data
-    is fitted the rate may no longer climb.
+    is fitted the rate may no longer climb; and a floor (`lr_floor`): while
+    the validation loss improves, the rate may not be annealed faster than a
+    linear decay from the optimizer's default rate.
 
     Example:
 
@@ -180,20 +182,21 @@ class MetaLRCallback(keras.callbacks.Callback):
             like an explosion (cause `"relapsed"`). 0 turns the guard off.
             `None` takes the policy card's `fit_guard` (0 for policies
             without one).
-        lr_floor: Float >= 0 or `None`. While the validation loss is still
-            improving (its best is at most 5 epochs old), no decision may
-            lower the rate below `lr_floor` x the anchor x the fraction of
-            the run still to go, where the anchor is the smaller of the
-            starting rate and the optimizer's own default rate (its class's
-            `learning_rate` default, e.g. 1e-3 for Adam): the policy may
-            anneal no faster than that linear decay to zero while annealing
-            would stop a descent, and the floor never holds a rate above
-            what Keras starts the optimizer at. Without validation data, and before the first
-            epoch ends, there is no floor; a rate already below it is not
-            raised. Every recovery lowers the floor's
-            starting rate by `recovery_factor`, as it does the rate. 0 turns
-            the floor off. `None` takes the policy card's `lr_floor` (0 for
-            policies without one).
+        lr_floor: Float >= 0 or `None`. A floor under the policy's
+            annealing. While the validation loss is still improving (its
+            best is at most 5 epochs old), no decision may lower the rate
+            below `lr_floor` x the anchor x the fraction of the run still to
+            go, where the anchor is the smaller of the starting rate and the
+            optimizer's own default rate (its class's `learning_rate`
+            default, e.g. 1e-3 for Adam). So the policy anneals no faster
+            than that linear decay to zero while annealing would stop a
+            descent, and the floor never holds a rate above what Keras
+            starts the optimizer at. Without validation data, and before
+            the first epoch ends, there is no floor; a rate already below it
+            is not raised. Every recovery lowers the anchor by
+            `recovery_factor`, as it does the rate. 0 turns the floor off.
+            `None` takes the policy card's `lr_floor` (0 for policies
+            without one).
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """
 
@@ -313,7 +316,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._fit_guard = float(self.policy.card.get("fit_guard", 0.0)) if self.fit_guard is None else self.fit_guard
         self._lr_floor = float(self.policy.card.get("lr_floor", 0.0)) if self.lr_floor is None else self.lr_floor
         # The floor's linear decay starts here: never above the optimizer's default rate; recoveries lower it.
-        self._floor_start_lr = min(clamped, _default_lr(innermost(optimizer)) or clamped)
+        self._floor_start_lr = min(clamped, default_learning_rate(innermost(optimizer)) or clamped)
         self._epochs = self._run_epochs()
         self._configure_schedule(self.params.get("steps"))
         self._take_snapshot()
@@ -550,7 +553,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         if len(self.losses) < 2:
             return None
         if self._started_too_high():
-            self._start_cuts += 1
             return "started too high"
         return self._diverged_above(self._recent_loss())
 
@@ -565,6 +567,8 @@ class MetaLRCallback(keras.callbacks.Callback):
     def _recover(self, batch, cause="non-finite"):
         """Handles a divergence: restore, cut the rate, or give up."""
         self._consecutive_failures += 1
+        if cause == "started too high":
+            self._start_cuts += 1
         optimizer = self.model.optimizer
         old_lr = get_lr(optimizer)
         if self._snapshot is None:
@@ -686,15 +690,6 @@ def _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoverie
         raise ValueError(f"`recovery_factor` must lie in (0, 1). Received: recovery_factor={recovery_factor}")
     if max_recoveries < 0:
         raise ValueError(f"`max_recoveries` must be >= 0. Received: max_recoveries={max_recoveries}")
-
-
-def _default_lr(optimizer) -> float | None:
-    """The `learning_rate` default of the optimizer's class (1e-3 for Adam), or `None` if it has none."""
-    try:
-        default = inspect.signature(type(optimizer).__init__).parameters["learning_rate"].default
-    except (KeyError, TypeError, ValueError):
-        return None
-    return float(default) if isinstance(default, (int, float)) and default > 0 else None
 
 
 def _clamp(lr: float, low: float, high: float) -> float:

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 
+from keras_meta._optimizers import default_learning_rate
 from keras_meta._optimizers import get_lr
 from keras_meta._optimizers import restore_snapshot
 from keras_meta._optimizers import set_lr
@@ -38,3 +39,15 @@ def test_no_snapshot_is_taken_of_non_finite_weights():
     model.set_weights(weights)
 
     assert take_snapshot(model, step=0) is None
+
+
+def test_default_learning_rate_reads_the_optimizer_class_default():
+    assert default_learning_rate(keras.optimizers.Adam(0.5)) == 1e-3
+    assert default_learning_rate(keras.optimizers.SGD) == 1e-2
+    assert default_learning_rate(keras.optimizers.RMSprop()) == 1e-3
+
+    class NoDefault(keras.optimizers.Adam):
+        def __init__(self, learning_rate, **kwargs):
+            super().__init__(learning_rate, **kwargs)
+
+    assert default_learning_rate(NoDefault) is None

@@ -28,7 +28,6 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 ACTIVATIONS = ("relu", "tanh", "gelu", "elu")
 SAMPLE_SIZES = (256, 512, 1024, 2048)
 LOG10_LR_RANGE = (-4.5, -0.5)  # initial learning rates from 10**-4.5 to 10**-0.5
-KERAS_DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3}  # what a user starts from
 
 
 @dataclasses.dataclass(frozen=True)
@@ -358,6 +357,13 @@ def train(model, spec: TaskSpec, data: dict, callbacks=()):
         callbacks=list(callbacks),
         verbose=0,
     )
+
+
+def keras_default_lr(name: str) -> float:
+    """The rate Keras starts the optimizer named as in `TaskSpec` at: what a user starts from."""
+    from keras_meta._optimizers import default_learning_rate
+
+    return default_learning_rate(make_optimizer(name, 1.0))
 
 
 def make_optimizer(name: str, lr: float):

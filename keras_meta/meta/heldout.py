@@ -131,7 +131,7 @@ def run_heldout_task(
     import keras
 
     from keras_meta.callbacks import MetaLRCallback
-    from keras_meta.meta.families import KERAS_DEFAULT_LR
+    from keras_meta.meta.families import keras_default_lr
     from keras_meta.meta.families import build_model
     from keras_meta.meta.families import make_data
     from keras_meta.meta.families import make_optimizer
@@ -140,7 +140,7 @@ def run_heldout_task(
 
     spec = sample_task(seed, **family)
     if start == "default":
-        spec = dataclasses.replace(spec, initial_lr=KERAS_DEFAULT_LR[spec.optimizer])
+        spec = dataclasses.replace(spec, initial_lr=keras_default_lr(spec.optimizer))
     data = make_data(spec, fresh_samples=FRESH_SAMPLES)
     model = build_model(spec)
     untrained = _fresh_loss(model, data)
