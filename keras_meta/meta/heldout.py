@@ -131,8 +131,8 @@ def run_heldout_task(
     import keras
 
     from keras_meta.callbacks import MetaLRCallback
-    from keras_meta.meta.families import keras_default_lr
     from keras_meta.meta.families import build_model
+    from keras_meta.meta.families import keras_default_lr
     from keras_meta.meta.families import make_data
     from keras_meta.meta.families import make_optimizer
     from keras_meta.meta.families import sample_task
