@@ -11,6 +11,7 @@ import warnings
 import keras
 import numpy as np
 
+from keras_meta import _guards as guards
 from keras_meta._optimizers import Snapshot
 from keras_meta._optimizers import check_optimizer
 from keras_meta._optimizers import default_learning_rate
@@ -25,9 +26,7 @@ from keras_meta.policy import load_policy
 
 _DEFAULT_INTERVAL_UNKNOWN_STEPS = 25  # decision interval while the epoch length is unknown
 _MIN_WINDOW = 8  # the feature window never looks at fewer recorded steps
-_EXPLOSION_WINDOW = 3  # recorded losses averaged before comparing with the untrained model's
 _MAX_START_CUTS = 2  # the start guard cuts a starting rate at most this often
-_FLOOR_VAL_PATIENCE = 5  # the rate floor holds while the best val_loss is at most this many epochs old
 _MIN_SNAPSHOT_PERIOD = 4  # automatic snapshots: every this many decisions at least
 _PARAMS_PER_SNAPSHOT_DECISION = 1_000_000  # ... and one decision more per this many parameters
 _DIVERGENCE_CAUSES = {
@@ -221,19 +220,20 @@ class MetaLRCallback(keras.callbacks.Callback):
         verbose=0,
     ):
         super().__init__()
-        _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoveries, snapshot_every)
-        if final_cooldown is not None and not 0 <= final_cooldown < 1:
-            raise ValueError(f"`final_cooldown` must lie in [0, 1) or None. Received: final_cooldown={final_cooldown}")
-        if act_every is not None and (not isinstance(act_every, int) or act_every < 1):
-            raise ValueError(f"`act_every` must be a positive integer or None. Received: act_every={act_every!r}")
-        if fit_guard is not None and not fit_guard >= 0:
-            raise ValueError(f"`fit_guard` must be >= 0 or None. Received: fit_guard={fit_guard}")
-        if lr_floor is not None and not lr_floor >= 0:
-            raise ValueError(f"`lr_floor` must be >= 0 or None. Received: lr_floor={lr_floor}")
-        if explosion_factor is not None and not explosion_factor > 1:
-            raise ValueError(f"`explosion_factor` must be > 1 or None. Received: explosion_factor={explosion_factor}")
-        if start_guard is not None and not start_guard > 1:
-            raise ValueError(f"`start_guard` must be > 1 or None. Received: start_guard={start_guard}")
+        _validate_arguments(
+            interval=interval,
+            min_lr=min_lr,
+            max_lr=max_lr,
+            recovery_factor=recovery_factor,
+            max_recoveries=max_recoveries,
+            snapshot_every=snapshot_every,
+            final_cooldown=final_cooldown,
+            act_every=act_every,
+            fit_guard=fit_guard,
+            lr_floor=lr_floor,
+            explosion_factor=explosion_factor,
+            start_guard=start_guard,
+        )
         self.policy = load_policy(policy)
         keep = np.flatnonzero(self.policy.actions == 0.0)
         self._keep_action = int(keep[0]) if keep.size else None
@@ -316,7 +316,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._fit_guard = float(self.policy.card.get("fit_guard", 0.0)) if self.fit_guard is None else self.fit_guard
         self._lr_floor = float(self.policy.card.get("lr_floor", 0.0)) if self.lr_floor is None else self.lr_floor
         # The floor's linear decay starts here: never above the optimizer's default rate; recoveries lower it.
-        self._floor_start_lr = min(clamped, default_learning_rate(innermost(optimizer)) or clamped)
+        self._floor_anchor_lr = min(clamped, default_learning_rate(innermost(optimizer)) or clamped)
         self._epochs = self._run_epochs()
         self._configure_schedule(self.params.get("steps"))
         self._take_snapshot()
@@ -457,8 +457,9 @@ class MetaLRCallback(keras.callbacks.Callback):
         else:
             action = self._keep_action
         log2_multiplier = float(self.policy.actions[action])
-        highest = self._highest_lr(old_lr)
-        lowest = min(self._lowest_lr(), old_lr, highest)  # the floor stops a fall; it never raises the rate
+        highest = guards.rate_ceiling(old_lr, self.max_lr, self._fitted_lr)
+        floor = guards.rate_floor(self._lr_floor, self._floor_anchor_lr, self._val_losses, self._progress())
+        lowest = min(floor, old_lr, highest)  # the floor stops a fall; it never raises the rate
         new_lr = _clamp(old_lr * 2.0**log2_multiplier, max(self.min_lr, lowest), highest)
         if new_lr != old_lr:
             set_lr(optimizer, new_lr)
@@ -492,32 +493,13 @@ class MetaLRCallback(keras.callbacks.Callback):
     # ------------------------------------------------------------ fit guard
 
     def _watch_fit(self):
-        """Notes the rate when the recent loss first falls below `exp(-fit_guard)` of the untrained one."""
-        if not self._fit_guard or self._fitted_lr is not None or len(self.losses) < _EXPLOSION_WINDOW:
+        """Notes the rate when the fit guard first sees the training data fitted (see `keras_meta._guards`)."""
+        if not self._fit_guard or self._fitted_lr is not None:
             return
-        if self._recent_loss() < math.exp(-self._fit_guard) * self._untrained_loss:
+        if guards.data_fitted(self.losses, self._untrained_loss, self._fit_guard):
             self._fitted_lr = get_lr(self.model.optimizer)
             if self.verbose:
                 print(f"MetaLRCallback: step {self._step}: data fitted; the rate stays <= {self._fitted_lr:.3g}")
-
-    def _highest_lr(self, lr) -> float:
-        """The largest rate a decision may set from `lr`: `max_lr`, or no climb past the fit guard's rate."""
-        if self._fitted_lr is None:
-            return self.max_lr
-        return min(self.max_lr, max(lr, self._fitted_lr))
-
-    def _lowest_lr(self) -> float:
-        """The floor: `lr_floor` x the (recovery-lowered) starting rate x the fraction of the run left.
-
-        It holds only while the validation loss is still improving: a best at most
-        `_FLOOR_VAL_PATIENCE` epochs old.
-        """
-        if not self._lr_floor or not self._val_losses:
-            return 0.0
-        epochs_since_best = len(self._val_losses) - 1 - int(np.argmin(self._val_losses))
-        if epochs_since_best > _FLOOR_VAL_PATIENCE:
-            return 0.0
-        return self._lr_floor * self._floor_start_lr * max(0.0, 1.0 - self._progress())
 
     # ------------------------------------------------------------- recovery
 
@@ -537,32 +519,24 @@ class MetaLRCallback(keras.callbacks.Callback):
             return
         self._snapshot = take_snapshot(self.model, self._step) or self._snapshot
 
-    def _recent_loss(self) -> float:
-        return float(np.mean(self.losses[-_EXPLOSION_WINDOW:]))
-
     def _diverged_above(self, loss) -> str | None:
         """The cause, if `loss` counts as a divergence: `"exploded"`, `"relapsed"` or `None`."""
-        if self.explosion_factor is not None and loss > self.explosion_factor * self._untrained_loss:
-            return "exploded"
-        if self._fitted_lr is not None and loss > self._untrained_loss:
-            return "relapsed"
-        return None
+        return guards.divergence_cause(loss, self._untrained_loss, self.explosion_factor, self._fitted_lr is not None)
 
     def _divergence(self) -> str | None:
-        """Whether the recent loss has diverged (see `_diverged_above` and `_started_too_high`)."""
+        """Whether the recent loss has diverged: the start guard first, then an explosion or a relapse."""
         if len(self.losses) < 2:
             return None
         if self._started_too_high():
             return "started too high"
-        return self._diverged_above(self._recent_loss())
+        return self._diverged_above(guards.recent_loss(self.losses))
 
     def _started_too_high(self) -> bool:
-        """The start guard: before the first decision, a recent loss far above the untrained one."""
+        """The start guard, while it applies: before the first decision, with cuts left and room to cut."""
         if self.start_guard is None or self.decisions or self._start_cuts >= _MAX_START_CUTS:
             return False
-        if len(self.losses) < _EXPLOSION_WINDOW or get_lr(self.model.optimizer) <= self.min_lr:
-            return False
-        return self._recent_loss() > self.start_guard * self._untrained_loss
+        started_too_high = guards.started_too_high(self.losses, self._untrained_loss, self.start_guard)
+        return started_too_high and get_lr(self.model.optimizer) > self.min_lr
 
     def _recover(self, batch, cause="non-finite"):
         """Handles a divergence: restore, cut the rate, or give up."""
@@ -597,7 +571,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         set_lr(optimizer, new_lr)
         if self._cooldown_lr is not None:  # the cool-down goes on from the cut rate
             self._cooldown_lr *= self.recovery_factor
-        self._floor_start_lr *= self.recovery_factor
+        self._floor_anchor_lr *= self.recovery_factor
         self.recoveries.append(Recovery(self._step, self._snapshot.step, old_lr, new_lr, cause))
         if self.verbose:
             print(
@@ -678,8 +652,23 @@ def automatic_snapshot_period(n_params: int) -> int:
     return max(_MIN_SNAPSHOT_PERIOD, math.ceil(n_params / _PARAMS_PER_SNAPSHOT_DECISION))
 
 
-def _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoveries, snapshot_every):
-    for name, value in (("interval", interval), ("snapshot_every", snapshot_every)):
+def _validate_arguments(
+    *,
+    interval,
+    min_lr,
+    max_lr,
+    recovery_factor,
+    max_recoveries,
+    snapshot_every,
+    final_cooldown,
+    act_every,
+    fit_guard,
+    lr_floor,
+    explosion_factor,
+    start_guard,
+):
+    """Raises a `ValueError` naming the first of `MetaLRCallback`'s arguments out of range."""
+    for name, value in (("interval", interval), ("snapshot_every", snapshot_every), ("act_every", act_every)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"`{name}` must be a positive integer or None. Received: {name}={value!r}")
     if not min_lr > 0:
@@ -690,6 +679,14 @@ def _validate_arguments(interval, min_lr, max_lr, recovery_factor, max_recoverie
         raise ValueError(f"`recovery_factor` must lie in (0, 1). Received: recovery_factor={recovery_factor}")
     if max_recoveries < 0:
         raise ValueError(f"`max_recoveries` must be >= 0. Received: max_recoveries={max_recoveries}")
+    if final_cooldown is not None and not 0 <= final_cooldown < 1:
+        raise ValueError(f"`final_cooldown` must lie in [0, 1) or None. Received: final_cooldown={final_cooldown}")
+    for name, value in (("fit_guard", fit_guard), ("lr_floor", lr_floor)):
+        if value is not None and not value >= 0:
+            raise ValueError(f"`{name}` must be >= 0 or None. Received: {name}={value}")
+    for name, value in (("explosion_factor", explosion_factor), ("start_guard", start_guard)):
+        if value is not None and not value > 1:
+            raise ValueError(f"`{name}` must be > 1 or None. Received: {name}={value}")
 
 
 def _clamp(lr: float, low: float, high: float) -> float:

@@ -455,12 +455,12 @@ def test_lr_floor_is_anchored_at_no_more_than_the_optimizers_default_rate():
     x, y = regression_data(n_samples=64)
     floored = MetaLRCallback(fixed_policy(-1.0), interval=8, lr_floor=2.0, start_guard=None)
     fit(linear_model(lr=0.03), floored, epochs=4, x=x, y=y, shuffle=False, validation_data=(x, y))
-    assert floored.recoveries == [] and floored._floor_start_lr == pytest.approx(0.01)
+    assert floored.recoveries == [] and floored._floor_anchor_lr == pytest.approx(0.01)
     assert [d.new_lr for d in floored.decisions[:2]] == pytest.approx([0.015, 0.01])
     adam = tiny_model(optimizer=keras.optimizers.Adam(0.1))
     callback = MetaLRCallback(fixed_policy(0.0), lr_floor=1.0)
     fit(adam, callback)
-    assert callback._floor_start_lr == pytest.approx(1e-3)
+    assert callback._floor_anchor_lr == pytest.approx(1e-3)
 
 
 def test_lr_floor_falls_with_each_recovery_defaults_to_the_card_and_is_serialised():
@@ -468,10 +468,10 @@ def test_lr_floor_falls_with_each_recovery_defaults_to_the_card_and_is_serialise
     policy = type(policy).from_config({**policy.get_config(), "card": {**policy.card, "lr_floor": 0.5}})
     callback = MetaLRCallback(policy)
     fit(linear_model(lr=0.01), callback, epochs=1)
-    assert callback._lr_floor == 0.5 and callback._floor_start_lr == pytest.approx(0.01)
+    assert callback._lr_floor == 0.5 and callback._floor_anchor_lr == pytest.approx(0.01)
     callback._snapshot_period = 1
     callback._recover(batch=0, cause="exploded")
-    assert callback._floor_start_lr == pytest.approx(0.001)
+    assert callback._floor_anchor_lr == pytest.approx(0.001)
     with pytest.raises(ValueError, match="lr_floor"):
         MetaLRCallback(policy, lr_floor=-1.0)
     assert MetaLRCallback(fixed_policy(0.0)).get_config()["lr_floor"] is None

@@ -1,0 +1,154 @@
+"""The rules that bound `MetaLRCallback`'s policy, as pure functions of the recorded curve.
+
+The callback records one training loss per chunk of batches; the first is
+the untrained model's. From these losses, and from the validation loss of
+each finished epoch, the rules here decide
+
+* whether the run has diverged: `divergence_cause` (an explosion, or a
+  relapse after the data was fitted) and `started_too_high` (the start
+  guard, before the policy's first decision);
+* whether the training data is fitted (`data_fitted`), after which the rate
+  may no longer climb (`rate_ceiling`);
+* how far a decision may anneal the rate (`rate_floor`).
+
+The callback keeps the state: when each rule applies, and what it remembers
+(the rate at the fit, the floor's anchor). These functions only measure, so
+that each rule can be read and tested on its own.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+RECENT_WINDOW = 3  # recorded losses averaged before comparing with the untrained model's
+FLOOR_VAL_PATIENCE = 5  # the floor holds while the best validation loss is at most this many epochs old
+
+
+def recent_loss(losses) -> float:
+    """The mean of the last `RECENT_WINDOW` recorded losses.
+
+    Args:
+        losses: Sequence of floats, the recorded training losses.
+
+    Returns:
+        A float.
+    """
+    return float(np.mean(losses[-RECENT_WINDOW:]))
+
+
+def divergence_cause(loss: float, untrained_loss: float, explosion_factor: float | None, fitted: bool) -> str | None:
+    """Whether `loss` counts as a divergence, and why.
+
+    Args:
+        loss: Float. The loss to judge.
+        untrained_loss: Float. The untrained model's loss.
+        explosion_factor: Float or `None`. A loss above this multiple of the
+            untrained one has exploded; `None` never.
+        fitted: Boolean. Whether the fit guard has seen the training data
+            fitted; then a loss back above the untrained one has relapsed.
+
+    Returns:
+        `"exploded"`, `"relapsed"` or `None`.
+
+    Example:
+
+    >>> divergence_cause(12.0, 1.0, explosion_factor=10.0, fitted=False)
+    'exploded'
+    >>> divergence_cause(1.5, 1.0, explosion_factor=10.0, fitted=True)
+    'relapsed'
+    """
+    if explosion_factor is not None and loss > explosion_factor * untrained_loss:
+        return "exploded"
+    if fitted and loss > untrained_loss:
+        return "relapsed"
+    return None
+
+
+def started_too_high(losses, untrained_loss: float, start_guard: float) -> bool:
+    """The start guard's test: the recent loss far above the untrained model's.
+
+    The callback asks it only before the policy's first decision.
+
+    Args:
+        losses: Sequence of floats, the recorded training losses.
+        untrained_loss: Float. The untrained model's loss.
+        start_guard: Float > 1. How many times the untrained loss counts as far above.
+
+    Returns:
+        `True` once `RECENT_WINDOW` losses are recorded and their mean exceeds
+        `start_guard` x the untrained loss.
+    """
+    return len(losses) >= RECENT_WINDOW and recent_loss(losses) > start_guard * untrained_loss
+
+
+def data_fitted(losses, untrained_loss: float, fit_guard: float) -> bool:
+    """The fit guard's test: the recent loss below `exp(-fit_guard)` of the untrained model's.
+
+    Args:
+        losses: Sequence of floats, the recorded training losses.
+        untrained_loss: Float. The untrained model's loss.
+        fit_guard: Float > 0.
+
+    Returns:
+        `True` once `RECENT_WINDOW` losses are recorded and their mean lies
+        below `exp(-fit_guard)` x the untrained loss.
+
+    Example:
+
+    >>> data_fitted([2.0, 0.03, 0.02, 0.01], untrained_loss=2.0, fit_guard=4.0)
+    True
+    """
+    return len(losses) >= RECENT_WINDOW and recent_loss(losses) < math.exp(-fit_guard) * untrained_loss
+
+
+def rate_ceiling(lr: float, max_lr: float, fitted_lr: float | None) -> float:
+    """The largest rate a decision may set from `lr`.
+
+    Args:
+        lr: Float. The current rate.
+        max_lr: Float. The callback's `max_lr`.
+        fitted_lr: Float or `None`. The rate when the fit guard saw the data
+            fitted; `None` before.
+
+    Returns:
+        `max_lr` before the fit; after it, no climb past the fitted rate (a
+        rate already above it may stay).
+    """
+    if fitted_lr is None:
+        return max_lr
+    return min(max_lr, max(lr, fitted_lr))
+
+
+def rate_floor(lr_floor: float, anchor_lr: float, val_losses, progress: float) -> float:
+    """The floor under annealing: `lr_floor` x `anchor_lr` x the fraction of the run left.
+
+    It holds only while the validation loss is still improving: its best is
+    at most `FLOOR_VAL_PATIENCE` epochs old.
+
+    Args:
+        lr_floor: Float >= 0. 0 turns the floor off.
+        anchor_lr: Float. Where the floor's linear decay starts: the smaller
+            of the starting rate and the optimizer's default rate, lowered
+            by every recovery.
+        val_losses: Sequence of floats, the validation loss of each finished
+            epoch; empty means no floor yet.
+        progress: Float in [0, 1]. The fraction of the run done.
+
+    Returns:
+        The floor, a float (0.0 where it does not hold).
+
+    Example:
+
+    >>> rate_floor(1.0, 1e-3, [0.9, 0.8], progress=0.25)
+    0.00075
+    >>> rate_floor(1.0, 1e-3, [0.5] + [0.9] * 6, progress=0.25)
+    0.0
+    """
+    if not lr_floor or not val_losses:
+        return 0.0
+    epochs_since_best = len(val_losses) - 1 - int(np.argmin(val_losses))
+    if epochs_since_best > FLOOR_VAL_PATIENCE:
+        return 0.0
+    return lr_floor * anchor_lr * max(0.0, 1.0 - progress)
