@@ -1,0 +1,98 @@
+"""Where the public suite's #4 targets are lost: robustness by task, and wins by seed.
+
+Reads the records of a `keras-meta bench` run (its cache, `records.jsonl`) and
+prints two tables, with the report's definitions (`keras_meta.bench.metrics`):
+
+1. Robustness: the geometric-mean score of `MetaLRCallback` from each starting
+   rate relative to 1e-3, on all tasks and with each task left out in turn,
+   so that one task carrying the ratio shows as such.
+2. Wins: for each task and baseline, MetaLR's mean test loss over the
+   baseline's, and on how many seeds MetaLR's loss is the lower, so that a
+   task won or lost by less than the seeds' spread shows as such.
+
+Usage (from the repository root):
+
+    python benchmarks/experiments/suite_breakdown.py benchmarks/public-suite/records.jsonl
+
+It takes the last record of each (task, method, seed) whose policy is
+`--policy` (default: `default`); the report of the same run shows the same
+aggregate numbers, which the script prints first as a check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+
+from keras_meta.bench import metrics
+
+STARTS = ("meta@1e-05", "meta@0.0001", "meta@0.001", "meta@0.01", "meta@0.1")
+REFERENCE_START = "meta@0.001"
+BASELINES = ("constant@0.001", "cosine@0.001", "plateau", "recipe", "schedule_free_z")
+
+
+def latest_records(path, policy):
+    """The last record of each (task, method, seed) run with `policy`."""
+    latest = {}
+    with open(path) as lines:
+        for line in lines:
+            record = json.loads(line)
+            if record.get("policy", policy) == policy:
+                latest[(record["task"], record["method"], record["seed"])] = record
+    return list(latest.values())
+
+
+def robustness_table(task_scores):
+    tasks = sorted(task_scores)
+    lines = ["| start | all tasks | " + " | ".join(f"without {t}" for t in tasks) + " |"]
+    lines.append("|---" * (len(tasks) + 2) + "|")
+    for start in STARTS:
+        cells = [_relative(task_scores, tasks, start)]
+        cells += [_relative(task_scores, [t for t in tasks if t != left_out], start) for left_out in tasks]
+        lines.append(f"| {start.split('@')[1]} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def _relative(task_scores, tasks, start):
+    """The geometric-mean score from `start` over that from 1e-3, on `tasks`."""
+    mean = metrics.geometric_mean(task_scores[t][start] for t in tasks)
+    return mean / metrics.geometric_mean(task_scores[t][REFERENCE_START] for t in tasks)
+
+
+def wins_table(by_seed):
+    lines = ["| task | " + " | ".join(BASELINES) + " |", "|---" * (len(BASELINES) + 1) + "|"]
+    for task in sorted(by_seed):
+        ours = by_seed[task][REFERENCE_START]
+        cells = []
+        for baseline in BASELINES:
+            theirs = by_seed[task][baseline]
+            seeds = sorted(set(ours) & set(theirs))
+            ratio = statistics.fmean(ours[s] for s in seeds) / statistics.fmean(theirs[s] for s in seeds)
+            better = sum(ours[s] < theirs[s] for s in seeds)
+            cells.append(f"{ratio:.3f} ({better}/{len(seeds)})")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("records", help="a `keras-meta bench` run's records.jsonl")
+    parser.add_argument("--policy", default="default", help="the policy of the MetaLR records (default: default)")
+    args = parser.parse_args()
+    records = latest_records(args.records, args.policy)
+    task_scores = metrics.scores(records)
+    aggregate = metrics.aggregate_scores(task_scores)
+    print("check against the report: MetaLR from 1e-3", f"{aggregate[REFERENCE_START]:.3f};", "from 0.1", f"{aggregate['meta@0.1']:.3f}")
+    print("\nRobustness: geometric-mean score from each start / from 1e-3\n")
+    print(robustness_table(task_scores))
+    print("\nWins: MetaLR (from 1e-3) mean test loss / the baseline's (seeds on which MetaLR's loss is lower)\n")
+    print(wins_table(metrics.losses_by_seed(records)))
+    wins = {b: metrics.win_rate(task_scores, REFERENCE_START, b) for b in BASELINES}
+    print("\nwin rates:", ", ".join(f"{b} {w:.0%}" for b, w in wins.items()))
+    print("tasks needed for 2/3:", math.ceil(2 / 3 * len(task_scores)), "of", len(task_scores))
+
+
+if __name__ == "__main__":
+    main()
