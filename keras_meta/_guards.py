@@ -9,7 +9,6 @@ each finished epoch, the rules here decide
   guard, before the policy's first decision);
 * whether the training data is fitted (`data_fitted`), after which the rate
   may no longer climb (`rate_ceiling`);
-* how far the rate may climb at all (`climb_limit`);
 * how far a decision may anneal the rate (`rate_floor`).
 
 The callback keeps the state: when each rule applies, and what it remembers
@@ -120,31 +119,6 @@ def rate_ceiling(lr: float, max_lr: float, fitted_lr: float | None) -> float:
     if fitted_lr is None:
         return max_lr
     return min(max_lr, max(lr, fitted_lr))
-
-
-def climb_limit(max_climb: float, start_lr: float, default_lr: float | None) -> float:
-    """The highest rate a climb may reach: `max_climb` x the larger of the start and the default rate.
-
-    It binds only above the optimizer's own default rate: a small start may
-    climb as far as before, and a large start is never cut by it.
-
-    Args:
-        max_climb: Float. 0 turns the limit off.
-        start_lr: Float. The run's starting rate.
-        default_lr: Float or `None`. The optimizer class's default rate;
-            `None` where it has none (then the start alone counts).
-
-    Returns:
-        A float; `inf` where the limit is off.
-
-    Example:
-
-    >>> climb_limit(8.0, 1e-5, 1e-3), climb_limit(8.0, 0.1, 1e-3), climb_limit(0.0, 1e-3, 1e-3)
-    (0.008, 0.8, inf)
-    """
-    if not max_climb:
-        return math.inf
-    return max_climb * max(start_lr, default_lr or start_lr)
 
 
 def rate_floor(lr_floor: float, anchor_lr: float, val_losses, progress: float) -> float:

@@ -100,10 +100,9 @@ class MetaLRCallback(keras.callbacks.Callback):
     decision (`start_guard`): the run starts again from the initial weights
     at a tenth of the rate.
     A policy card may set a fit guard (`fit_guard`): once the training data
-    is fitted the rate may no longer climb; a floor (`lr_floor`): while
+    is fitted the rate may no longer climb; and a floor (`lr_floor`): while
     the validation loss improves, the rate may not be annealed faster than a
-    linear decay from the optimizer's default rate; and a limit on the climb
-    (`max_climb`).
+    linear decay from the optimizer's default rate.
 
     Example:
 
@@ -197,13 +196,6 @@ class MetaLRCallback(keras.callbacks.Callback):
             `recovery_factor`, as it does the rate. 0 turns the floor off.
             `None` takes the policy card's `lr_floor` (0 for policies
             without one).
-        max_climb: Float >= 1, 0 or `None`. No decision may raise the rate
-            above `max_climb` x the larger of the starting rate and the
-            optimizer's own default rate, so it binds only above what Keras
-            starts the optimizer at: a small start may climb as before, a
-            large start is never cut by it. 0 turns the limit off. `None`
-            takes the policy card's `max_climb` (0 for policies without
-            one).
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """
 
@@ -225,7 +217,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         act_every=None,
         fit_guard=None,
         lr_floor=None,
-        max_climb=None,
         verbose=0,
     ):
         super().__init__()
@@ -240,7 +231,6 @@ class MetaLRCallback(keras.callbacks.Callback):
             act_every=act_every,
             fit_guard=fit_guard,
             lr_floor=lr_floor,
-            max_climb=max_climb,
             explosion_factor=explosion_factor,
             start_guard=start_guard,
         )
@@ -267,7 +257,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.act_every = act_every
         self.fit_guard = fit_guard
         self.lr_floor = lr_floor
-        self.max_climb = max_climb
         self.verbose = verbose
         self._reset()
 
@@ -327,10 +316,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._fit_guard = float(self.policy.card.get("fit_guard", 0.0)) if self.fit_guard is None else self.fit_guard
         self._lr_floor = float(self.policy.card.get("lr_floor", 0.0)) if self.lr_floor is None else self.lr_floor
         # The floor's linear decay starts here: never above the optimizer's default rate; recoveries lower it.
-        default_lr = default_learning_rate(innermost(optimizer))
-        self._floor_anchor_lr = min(clamped, default_lr or clamped)
-        max_climb = float(self.policy.card.get("max_climb", 0.0)) if self.max_climb is None else self.max_climb
-        self._climb_limit_lr = guards.climb_limit(max_climb, clamped, default_lr)
+        self._floor_anchor_lr = min(clamped, default_learning_rate(innermost(optimizer)) or clamped)
         self._epochs = self._run_epochs()
         self._configure_schedule(self.params.get("steps"))
         self._take_snapshot()
@@ -471,7 +457,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         else:
             action = self._keep_action
         log2_multiplier = float(self.policy.actions[action])
-        highest = guards.rate_ceiling(old_lr, min(self.max_lr, self._climb_limit_lr), self._fitted_lr)
+        highest = guards.rate_ceiling(old_lr, self.max_lr, self._fitted_lr)
         floor = guards.rate_floor(self._lr_floor, self._floor_anchor_lr, self._val_losses, self._progress())
         lowest = min(floor, old_lr, highest)  # the floor stops a fall; it never raises the rate
         new_lr = _clamp(old_lr * 2.0**log2_multiplier, max(self.min_lr, lowest), highest)
@@ -622,7 +608,6 @@ class MetaLRCallback(keras.callbacks.Callback):
             "act_every": self.act_every,
             "fit_guard": self.fit_guard,
             "lr_floor": self.lr_floor,
-            "max_climb": self.max_climb,
             "verbose": self.verbose,
         }
 
@@ -679,7 +664,6 @@ def _validate_arguments(
     act_every,
     fit_guard,
     lr_floor,
-    max_climb,
     explosion_factor,
     start_guard,
 ):
@@ -700,8 +684,6 @@ def _validate_arguments(
     for name, value in (("fit_guard", fit_guard), ("lr_floor", lr_floor)):
         if value is not None and not value >= 0:
             raise ValueError(f"`{name}` must be >= 0 or None. Received: {name}={value}")
-    if max_climb is not None and not (max_climb == 0 or max_climb >= 1):
-        raise ValueError(f"`max_climb` must be >= 1, 0 (off) or None. Received: max_climb={max_climb}")
     for name, value in (("explosion_factor", explosion_factor), ("start_guard", start_guard)):
         if value is not None and not value > 1:
             raise ValueError(f"`{name}` must be > 1 or None. Received: {name}={value}")

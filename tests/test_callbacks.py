@@ -478,38 +478,6 @@ def test_lr_floor_falls_with_each_recovery_defaults_to_the_card_and_is_serialise
     assert MetaLRCallback.from_config(MetaLRCallback(policy, lr_floor=0.3).get_config()).lr_floor == 0.3
 
 
-def test_max_climb_caps_the_climb_above_the_optimizers_default_rate():
-    # An always-double policy with SGD (default rate 0.01) and fit_guard off:
-    # from 0.001 the limit is 4 x max(0.001, 0.01) = 0.04; unlimited it climbs
-    # to 0.256 in 8 decisions. From 0.02 the limit is 4 x 0.02 = 0.08: a start above the
-    # default counts, so it is never cut.
-    x, y = regression_data(n_samples=64)
-    unlimited = MetaLRCallback(fixed_policy(1.0), interval=2, fit_guard=0.0, max_climb=0.0, explosion_factor=None)
-    fit(linear_model(lr=0.001), unlimited, epochs=2, x=x, y=y, shuffle=False)
-    limited = MetaLRCallback(fixed_policy(1.0), interval=2, fit_guard=0.0, max_climb=4.0)
-    fit(linear_model(lr=0.001), limited, epochs=2, x=x, y=y, shuffle=False)
-    high_start = MetaLRCallback(fixed_policy(1.0), interval=2, fit_guard=0.0, max_climb=4.0, start_guard=None)
-    fit(linear_model(lr=0.02), high_start, epochs=2, x=x, y=y, shuffle=False)
-
-    assert max(d.new_lr for d in unlimited.decisions) == pytest.approx(0.256)  # 8 doublings
-    rates = [d.new_lr for d in limited.decisions]
-    assert rates == pytest.approx([0.002, 0.004, 0.008, 0.016, 0.032] + [0.04] * 3)
-    assert max(d.new_lr for d in high_start.decisions) == pytest.approx(0.08)
-
-
-def test_max_climb_defaults_to_the_policys_card_is_validated_and_serialised():
-    policy = fixed_policy(1.0)
-    policy = type(policy).from_config({**policy.get_config(), "card": {**policy.card, "max_climb": 2.0}})
-    from_card = MetaLRCallback(policy, interval=2, fit_guard=0.0)
-    fit(linear_model(lr=0.01), from_card, epochs=2, shuffle=False)
-    assert max(d.new_lr for d in from_card.decisions) == pytest.approx(0.02)
-    assert MetaLRCallback(fixed_policy(0.0)).get_config()["max_climb"] is None
-    for invalid in (-1.0, 0.5):
-        with pytest.raises(ValueError, match="max_climb"):
-            MetaLRCallback(policy, max_climb=invalid)
-    assert MetaLRCallback.from_config(MetaLRCallback(policy, max_climb=8.0).get_config()).max_climb == 8.0
-
-
 # ------------------------------------------------------------- optimizers
 
 

@@ -67,10 +67,3 @@ def test_rate_floor_holds_while_the_best_validation_loss_is_at_most_five_epochs_
 def test_rate_floor_is_off_without_validation_losses_or_with_a_zero_factor():
     assert guards.rate_floor(1.0, 1e-3, [], progress=0.1) == 0.0
     assert guards.rate_floor(0.0, 1e-3, [0.9, 0.8], progress=0.1) == 0.0
-
-
-def test_climb_limit_binds_only_above_the_optimizers_default_rate():
-    assert guards.climb_limit(8.0, 1e-5, 1e-3) == pytest.approx(8e-3)  # a small start climbs as far as before
-    assert guards.climb_limit(8.0, 0.1, 1e-3) == pytest.approx(0.8)  # a large start is not cut
-    assert guards.climb_limit(4.0, 0.02, None) == pytest.approx(0.08)  # no default rate: the start alone
-    assert guards.climb_limit(0.0, 1e-3, 1e-3) == math.inf
