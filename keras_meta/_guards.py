@@ -9,6 +9,7 @@ each finished epoch, the rules here decide
   guard, before the policy's first decision);
 * whether the training data is fitted (`data_fitted`), after which the rate
   may no longer climb (`rate_ceiling`);
+* how fast the rate may climb above the optimizer's default (`climb_limit`);
 * how far a decision may anneal the rate (`rate_floor`).
 
 The callback keeps the state: when each rule applies, and what it remembers
@@ -119,6 +120,36 @@ def rate_ceiling(lr: float, max_lr: float, fitted_lr: float | None) -> float:
     if fitted_lr is None:
         return max_lr
     return min(max_lr, max(lr, fitted_lr))
+
+
+def climb_limit(climb_ramp: float, start_lr: float, default_lr: float | None, progress: float) -> float:
+    """The highest rate a decision may set: a ramp that doubles once per `climb_ramp` of the run.
+
+    The ramp starts at the larger of the starting rate and the optimizer's
+    default rate, so it binds only above what Keras starts the optimizer
+    at: a small start climbs to there as before, a large start is never cut.
+
+    Args:
+        climb_ramp: Float. The fraction of the run per doubling; 0 turns
+            the limit off.
+        start_lr: Float. The run's starting rate.
+        default_lr: Float or `None`. The optimizer class's default rate;
+            `None` where it has none (then the start alone counts).
+        progress: Float in [0, 1]. The fraction of the run done.
+
+    Returns:
+        A float; `inf` where the limit is off.
+
+    Example:
+
+    >>> climb_limit(0.05, 1e-5, 1e-3, progress=0.2), climb_limit(0.05, 0.1, 1e-3, progress=0.0)
+    (0.016, 0.1)
+    >>> climb_limit(0.0, 1e-3, 1e-3, progress=0.2)
+    inf
+    """
+    if not climb_ramp:
+        return math.inf
+    return max(start_lr, default_lr or start_lr) * 2.0 ** (progress / climb_ramp)
 
 
 def rate_floor(lr_floor: float, anchor_lr: float, val_losses, progress: float) -> float:
