@@ -123,33 +123,34 @@ def rate_ceiling(lr: float, max_lr: float, fitted_lr: float | None) -> float:
 
 
 def climb_limit(climb_ramp: float, start_lr: float, default_lr: float | None, progress: float) -> float:
-    """The highest rate a decision may set: a ramp that doubles once per `climb_ramp` of the run.
+    """The highest rate a decision may set: a ramp from the default rate that doubles once per `climb_ramp` of the run.
 
-    The ramp starts at the larger of the starting rate and the optimizer's
-    default rate, so it binds only above what Keras starts the optimizer
-    at: a small start climbs to there as before, a large start is never cut.
+    It applies only to a run that starts at or below the optimizer's
+    default rate, and binds only above that rate: a small start climbs to
+    there as before; a start above it, the user's own choice, is left alone.
 
     Args:
         climb_ramp: Float. The fraction of the run per doubling; 0 turns
             the limit off.
         start_lr: Float. The run's starting rate.
         default_lr: Float or `None`. The optimizer class's default rate;
-            `None` where it has none (then the start alone counts).
+            `None` where it has none (then the ramp starts at the start).
         progress: Float in [0, 1]. The fraction of the run done.
 
     Returns:
-        A float; `inf` where the limit is off.
+        A float; `inf` where the limit is off or the start is above the default.
 
     Example:
 
-    >>> climb_limit(0.05, 1e-5, 1e-3, progress=0.2), climb_limit(0.05, 0.1, 1e-3, progress=0.0)
-    (0.016, 0.1)
-    >>> climb_limit(0.0, 1e-3, 1e-3, progress=0.2)
-    inf
+    >>> climb_limit(0.05, 1e-5, 1e-3, progress=0.2)
+    0.016
+    >>> climb_limit(0.05, 0.1, 1e-3, progress=0.0), climb_limit(0.0, 1e-3, 1e-3, progress=0.2)
+    (inf, inf)
     """
-    if not climb_ramp:
+    base_lr = start_lr if default_lr is None else default_lr
+    if not climb_ramp or start_lr > base_lr:
         return math.inf
-    return max(start_lr, default_lr or start_lr) * 2.0 ** (progress / climb_ramp)
+    return base_lr * 2.0 ** (progress / climb_ramp)
 
 
 def rate_floor(lr_floor: float, anchor_lr: float, val_losses, progress: float) -> float:

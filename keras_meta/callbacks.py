@@ -197,14 +197,14 @@ class MetaLRCallback(keras.callbacks.Callback):
             `recovery_factor`, as it does the rate. 0 turns the floor off.
             `None` takes the policy card's `lr_floor` (0 for policies
             without one).
-        climb_ramp: Float in [0, 1) or `None`. Above the larger of the
-            starting rate and the optimizer's own default rate, the rate may
-            double at most once per `climb_ramp` of the run: no decision sets
-            a rate above that base x 2^(progress / climb_ramp). It binds only
-            above what Keras starts the optimizer at: a small start climbs to
-            there as before, a large start is never cut by it. 0 turns the
-            ramp off. `None` takes the policy card's `climb_ramp` (0 for
-            policies without one).
+        climb_ramp: Float in [0, 1) or `None`. In a run that starts at or
+            below the optimizer's own default rate, the rate may climb past
+            that default no faster than one doubling per `climb_ramp` of the
+            run: no decision sets a rate above the default rate x
+            2^(progress / climb_ramp). A small start climbs to the default
+            as before; a start above the default, the user's own choice, is
+            left to the policy. 0 turns the ramp off. `None` takes the
+            policy card's `climb_ramp` (0 for policies without one).
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """
 
