@@ -25,6 +25,7 @@ import numpy as np
 
 RECENT_WINDOW = 3  # recorded losses averaged before comparing with the untrained model's
 FLOOR_VAL_PATIENCE = 5  # the floor holds while the best validation loss is at most this many epochs old
+_SAME_RATE_TOLERANCE = 1e-6  # an optimizer stores its rate in float32: Adam(1e-3) reads back as 0.0010000000475
 
 
 def recent_loss(losses) -> float:
@@ -142,13 +143,13 @@ def climb_limit(climb_ramp: float, start_lr: float, default_lr: float | None, pr
 
     Example:
 
-    >>> climb_limit(0.05, 1e-5, 1e-3, progress=0.2)
-    0.016
+    >>> climb_limit(0.05, 1e-5, 1e-3, progress=0.2), climb_limit(0.05, 0.0010000000475, 1e-3, progress=0.2)
+    (0.016, 0.016)
     >>> climb_limit(0.05, 0.1, 1e-3, progress=0.0), climb_limit(0.0, 1e-3, 1e-3, progress=0.2)
     (inf, inf)
     """
     base_lr = start_lr if default_lr is None else default_lr
-    if not climb_ramp or start_lr > base_lr:
+    if not climb_ramp or start_lr > base_lr * (1 + _SAME_RATE_TOLERANCE):
         return math.inf
     return base_lr * 2.0 ** (progress / climb_ramp)
 

@@ -503,6 +503,9 @@ def test_climb_ramp_slows_the_climb_above_the_optimizers_default_rate():
         assert decision.new_lr == pytest.approx(min(2 * decision.old_lr, ramp(0.01, decision)))
     assert [d.new_lr for d in ramped.decisions[:3]] == pytest.approx([0.002, 0.004, 0.008])  # below the base
     assert ramped.decisions[-1].new_lr == pytest.approx(0.16)  # 0.01 x 2^4, where the free climb reached 0.256
+    adam = MetaLRCallback(fixed_policy(1.0), interval=2, fit_guard=0.0, climb_ramp=0.25, explosion_factor=None)
+    fit(tiny_model(optimizer=keras.optimizers.Adam(1e-3)), adam, epochs=2)  # Adam's default, read back in float32
+    assert max(d.new_lr for d in adam.decisions) <= 1e-3 * 2.0**4 * (1 + 1e-6)
     assert [d.new_lr for d in high_start.decisions] == pytest.approx([0.02 * 2**k for k in range(1, 6)] + [1.0] * 3)
 
 
