@@ -9,6 +9,7 @@ each finished epoch, the rules here decide
   guard, before the policy's first decision);
 * whether the training data is fitted (`data_fitted`), after which the rate
   may no longer climb (`rate_ceiling`);
+* how fast the rate may climb above the optimizer's default (`climb_limit`);
 * how far a decision may anneal the rate (`rate_floor`).
 
 The callback keeps the state: when each rule applies, and what it remembers
@@ -24,6 +25,7 @@ import numpy as np
 
 RECENT_WINDOW = 3  # recorded losses averaged before comparing with the untrained model's
 FLOOR_VAL_PATIENCE = 5  # the floor holds while the best validation loss is at most this many epochs old
+_SAME_RATE_TOLERANCE = 1e-6  # an optimizer stores its rate in float32: Adam(1e-3) reads back as 0.0010000000475
 
 
 def recent_loss(losses) -> float:
@@ -119,6 +121,37 @@ def rate_ceiling(lr: float, max_lr: float, fitted_lr: float | None) -> float:
     if fitted_lr is None:
         return max_lr
     return min(max_lr, max(lr, fitted_lr))
+
+
+def climb_limit(climb_ramp: float, start_lr: float, default_lr: float | None, progress: float) -> float:
+    """The highest rate a decision may set: a ramp from the default rate that doubles once per `climb_ramp` of the run.
+
+    It applies only to a run that starts at or below the optimizer's
+    default rate, and binds only above that rate: a small start climbs to
+    there as before; a start above it, the user's own choice, is left alone.
+
+    Args:
+        climb_ramp: Float. The fraction of the run per doubling; 0 turns
+            the limit off.
+        start_lr: Float. The run's starting rate.
+        default_lr: Float or `None`. The optimizer class's default rate;
+            `None` where it has none (then the ramp starts at the start).
+        progress: Float in [0, 1]. The fraction of the run done.
+
+    Returns:
+        A float; `inf` where the limit is off or the start is above the default.
+
+    Example:
+
+    >>> climb_limit(0.05, 1e-5, 1e-3, progress=0.2), climb_limit(0.05, 0.0010000000475, 1e-3, progress=0.2)
+    (0.016, 0.016)
+    >>> climb_limit(0.05, 0.1, 1e-3, progress=0.0), climb_limit(0.0, 1e-3, 1e-3, progress=0.2)
+    (inf, inf)
+    """
+    base_lr = start_lr if default_lr is None else default_lr
+    if not climb_ramp or start_lr > base_lr * (1 + _SAME_RATE_TOLERANCE):
+        return math.inf
+    return base_lr * 2.0 ** (progress / climb_ramp)
 
 
 def rate_floor(lr_floor: float, anchor_lr: float, val_losses, progress: float) -> float:

@@ -100,9 +100,10 @@ class MetaLRCallback(keras.callbacks.Callback):
     decision (`start_guard`): the run starts again from the initial weights
     at a tenth of the rate.
     A policy card may set a fit guard (`fit_guard`): once the training data
-    is fitted the rate may no longer climb; and a floor (`lr_floor`): while
+    is fitted the rate may no longer climb; a floor (`lr_floor`): while
     the validation loss improves, the rate may not be annealed faster than a
-    linear decay from the optimizer's default rate.
+    linear decay from the optimizer's default rate; and a ramp on the climb
+    (`climb_ramp`).
 
     Example:
 
@@ -196,6 +197,14 @@ class MetaLRCallback(keras.callbacks.Callback):
             `recovery_factor`, as it does the rate. 0 turns the floor off.
             `None` takes the policy card's `lr_floor` (0 for policies
             without one).
+        climb_ramp: Float in [0, 1) or `None`. In a run that starts at or
+            below the optimizer's own default rate, the rate may climb past
+            that default no faster than one doubling per `climb_ramp` of the
+            run: no decision sets a rate above the default rate x
+            2^(progress / climb_ramp). A small start climbs to the default
+            as before; a start above the default, the user's own choice, is
+            left to the policy. 0 turns the ramp off. `None` takes the
+            policy card's `climb_ramp` (0 for policies without one).
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """
 
@@ -217,6 +226,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         act_every=None,
         fit_guard=None,
         lr_floor=None,
+        climb_ramp=None,
         verbose=0,
     ):
         super().__init__()
@@ -231,6 +241,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             act_every=act_every,
             fit_guard=fit_guard,
             lr_floor=lr_floor,
+            climb_ramp=climb_ramp,
             explosion_factor=explosion_factor,
             start_guard=start_guard,
         )
@@ -257,6 +268,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.act_every = act_every
         self.fit_guard = fit_guard
         self.lr_floor = lr_floor
+        self.climb_ramp = climb_ramp
         self.verbose = verbose
         self._reset()
 
@@ -316,7 +328,13 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._fit_guard = float(self.policy.card.get("fit_guard", 0.0)) if self.fit_guard is None else self.fit_guard
         self._lr_floor = float(self.policy.card.get("lr_floor", 0.0)) if self.lr_floor is None else self.lr_floor
         # The floor's linear decay starts here: never above the optimizer's default rate; recoveries lower it.
-        self._floor_anchor_lr = min(clamped, default_learning_rate(innermost(optimizer)) or clamped)
+        default_lr = default_learning_rate(innermost(optimizer))
+        self._floor_anchor_lr = min(clamped, default_lr or clamped)
+        self._climb_ramp = (
+            float(self.policy.card.get("climb_ramp", 0.0)) if self.climb_ramp is None else self.climb_ramp
+        )
+        self._climb_base_lr = clamped
+        self._default_lr = default_lr
         self._epochs = self._run_epochs()
         self._configure_schedule(self.params.get("steps"))
         self._take_snapshot()
@@ -457,7 +475,8 @@ class MetaLRCallback(keras.callbacks.Callback):
         else:
             action = self._keep_action
         log2_multiplier = float(self.policy.actions[action])
-        highest = guards.rate_ceiling(old_lr, self.max_lr, self._fitted_lr)
+        ramp = guards.climb_limit(self._climb_ramp, self._climb_base_lr, self._default_lr, self._progress())
+        highest = guards.rate_ceiling(old_lr, min(self.max_lr, ramp), self._fitted_lr)
         floor = guards.rate_floor(self._lr_floor, self._floor_anchor_lr, self._val_losses, self._progress())
         lowest = min(floor, old_lr, highest)  # the floor stops a fall; it never raises the rate
         new_lr = _clamp(old_lr * 2.0**log2_multiplier, max(self.min_lr, lowest), highest)
@@ -608,6 +627,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             "act_every": self.act_every,
             "fit_guard": self.fit_guard,
             "lr_floor": self.lr_floor,
+            "climb_ramp": self.climb_ramp,
             "verbose": self.verbose,
         }
 
@@ -664,6 +684,7 @@ def _validate_arguments(
     act_every,
     fit_guard,
     lr_floor,
+    climb_ramp,
     explosion_factor,
     start_guard,
 ):
@@ -684,6 +705,8 @@ def _validate_arguments(
     for name, value in (("fit_guard", fit_guard), ("lr_floor", lr_floor)):
         if value is not None and not value >= 0:
             raise ValueError(f"`{name}` must be >= 0 or None. Received: {name}={value}")
+    if climb_ramp is not None and not 0 <= climb_ramp < 1:
+        raise ValueError(f"`climb_ramp` must lie in [0, 1) (0: off) or None. Received: climb_ramp={climb_ramp}")
     for name, value in (("explosion_factor", explosion_factor), ("start_guard", start_guard)):
         if value is not None and not value > 1:
             raise ValueError(f"`{name}` must be > 1 or None. Received: {name}={value}")

@@ -122,6 +122,11 @@ def _build_parser() -> argparse.ArgumentParser:
         type=float,
         help="while val_loss improves, no fall below C x a linear decay (default: the first's card)",
     )
+    ensemble.add_argument(
+        "--climb-ramp",
+        type=float,
+        help="above the default rate, at most one doubling per R of the run (default: the first's card)",
+    )
     ensemble.add_argument("--output", required=True, help="the policy directory to write")
     ensemble.set_defaults(handler=_run_ensemble)
 
@@ -243,7 +248,9 @@ def _run_ensemble(args) -> int:
     from keras_meta.policy import PolicyError
 
     try:
-        policy = build_ensemble(args.policies, args.name, args.act_every, args.fit_guard, args.lr_floor)
+        policy = build_ensemble(
+            args.policies, args.name, args.act_every, args.fit_guard, args.lr_floor, args.climb_ramp
+        )
     except (PolicyError, ValueError) as error:
         print(f"keras-meta ensemble: {error}", file=sys.stderr)
         return 1

@@ -81,6 +81,14 @@ def render_model_card(policy, bench_report=None) -> str:
             if card.get("lr_floor")
             else []
         ),
+        *(
+            [
+                f"* Climb ramp: in a run that starts at or below the optimizer's default rate, no decision sets a "
+                f"rate above that default x 2^(progress / {card['climb_ramp']:g})."
+            ]
+            if card.get("climb_ramp")
+            else []
+        ),
         "",
     ]
     if training:

@@ -478,6 +478,51 @@ def test_lr_floor_falls_with_each_recovery_defaults_to_the_card_and_is_serialise
     assert MetaLRCallback.from_config(MetaLRCallback(policy, lr_floor=0.3).get_config()).lr_floor == 0.3
 
 
+def test_climb_ramp_slows_the_climb_above_the_optimizers_default_rate():
+    # An always-double policy with SGD (default rate 0.01), fit guard off,
+    # 16 steps: with climb_ramp=0.25 no decision sets a rate above
+    # 0.01 x 2^(progress / 0.25). From 0.001 the first doublings are free
+    # (below the default); the ramp then holds the climb to it. A start of
+    # 0.02, above the default, is left to the policy (up to max_lr).
+    x, y = regression_data(n_samples=64)
+
+    def ramp(base, decision):
+        return base * 2.0 ** (decision.step / 16 / 0.25)
+
+    free = MetaLRCallback(fixed_policy(1.0), interval=2, fit_guard=0.0, climb_ramp=0.0, explosion_factor=None)
+    fit(linear_model(lr=0.001), free, epochs=2, x=x, y=y, shuffle=False)
+    ramped = MetaLRCallback(fixed_policy(1.0), interval=2, fit_guard=0.0, climb_ramp=0.25, explosion_factor=None)
+    fit(linear_model(lr=0.001), ramped, epochs=2, x=x, y=y, shuffle=False)
+    high_start = MetaLRCallback(
+        fixed_policy(1.0), interval=2, fit_guard=0.0, climb_ramp=0.25, start_guard=None, explosion_factor=None
+    )
+    fit(linear_model(lr=0.02), high_start, epochs=2, x=x, y=y, shuffle=False)
+
+    assert [d.new_lr for d in free.decisions] == pytest.approx([0.001 * 2**k for k in range(1, 9)])
+    for decision in ramped.decisions:
+        assert decision.new_lr == pytest.approx(min(2 * decision.old_lr, ramp(0.01, decision)))
+    assert [d.new_lr for d in ramped.decisions[:3]] == pytest.approx([0.002, 0.004, 0.008])  # below the base
+    assert ramped.decisions[-1].new_lr == pytest.approx(0.16)  # 0.01 x 2^4, where the free climb reached 0.256
+    adam = MetaLRCallback(fixed_policy(1.0), interval=2, fit_guard=0.0, climb_ramp=0.25, explosion_factor=None)
+    fit(tiny_model(optimizer=keras.optimizers.Adam(1e-3)), adam, epochs=2)  # Adam's default, read back in float32
+    assert max(d.new_lr for d in adam.decisions) <= 1e-3 * 2.0**4 * (1 + 1e-6)
+    assert [d.new_lr for d in high_start.decisions] == pytest.approx([0.02 * 2**k for k in range(1, 6)] + [1.0] * 3)
+
+
+def test_climb_ramp_defaults_to_the_policys_card_is_validated_and_serialised():
+    policy = fixed_policy(1.0)
+    policy = type(policy).from_config({**policy.get_config(), "card": {**policy.card, "climb_ramp": 0.5}})
+    from_card = MetaLRCallback(policy, interval=2, fit_guard=0.0)
+    fit(linear_model(lr=0.01), from_card, epochs=2, shuffle=False)
+    assert from_card._climb_ramp == 0.5
+    assert from_card.decisions[-1].new_lr == pytest.approx(0.01 * 2.0 ** (from_card.decisions[-1].step / 16 / 0.5))
+    assert MetaLRCallback(fixed_policy(0.0)).get_config()["climb_ramp"] is None
+    for invalid in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="climb_ramp"):
+            MetaLRCallback(policy, climb_ramp=invalid)
+    assert MetaLRCallback.from_config(MetaLRCallback(policy, climb_ramp=0.05).get_config()).climb_ramp == 0.05
+
+
 # ------------------------------------------------------------- optimizers
 
 

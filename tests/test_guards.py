@@ -67,3 +67,11 @@ def test_rate_floor_holds_while_the_best_validation_loss_is_at_most_five_epochs_
 def test_rate_floor_is_off_without_validation_losses_or_with_a_zero_factor():
     assert guards.rate_floor(1.0, 1e-3, [], progress=0.1) == 0.0
     assert guards.rate_floor(0.0, 1e-3, [0.9, 0.8], progress=0.1) == 0.0
+
+
+def test_climb_limit_is_a_ramp_from_the_default_rate_for_starts_at_or_below_it():
+    assert guards.climb_limit(0.05, 1e-5, 1e-3, progress=0.0) == pytest.approx(1e-3)  # free below the default
+    assert guards.climb_limit(0.05, 1e-3, 1e-3, progress=0.2) == pytest.approx(16e-3)  # one doubling per 5%
+    assert guards.climb_limit(0.05, 0.1, 1e-3, progress=0.0) == math.inf  # a start above the default: no ramp
+    assert guards.climb_limit(0.1, 0.02, None, progress=0.1) == pytest.approx(0.04)  # no default rate: the start
+    assert guards.climb_limit(0.0, 1e-3, 1e-3, progress=0.2) == math.inf

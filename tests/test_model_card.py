@@ -45,14 +45,17 @@ def test_model_card_renders_the_card_and_the_benchmark_tables(tmp_path, capsys):
     assert "MODEL_CARD.md" in capsys.readouterr().out
 
 
-def test_model_card_describes_a_fit_guard_and_a_rate_floor(tmp_path):
+def test_model_card_describes_a_fit_guard_a_rate_floor_and_a_climb_ramp(tmp_path):
     policy_dir = tmp_path / "policy"
     shutil.copytree(SHIPPED_POLICY_DIR / "meta-v2", policy_dir)
     card_file = policy_dir / "card.json"
-    card_file.write_text(json.dumps({**json.loads(card_file.read_text()), "fit_guard": 4.0, "lr_floor": 1.0}))
+    card_file.write_text(
+        json.dumps({**json.loads(card_file.read_text()), "fit_guard": 4.0, "lr_floor": 1.0, "climb_ramp": 0.05})
+    )
 
     assert cli.main(["model-card", str(policy_dir)]) == 0
 
     model_card = (policy_dir / "MODEL_CARD.md").read_text()
     assert "Fit guard: once the training loss is below exp(-4)" in model_card
     assert "Rate floor: while the validation loss still improves" in model_card
+    assert "Climb ramp: in a run that starts at or below" in model_card and "2^(progress / 0.05)" in model_card

@@ -25,6 +25,7 @@ def build_ensemble(
     act_every: int | None = None,
     fit_guard: float | None = None,
     lr_floor: float | None = None,
+    climb_ramp: float | None = None,
 ) -> Policy:
     """Averages meta-trained policies into one, with a card that describes every member.
 
@@ -47,6 +48,9 @@ def build_ensemble(
         lr_floor: Float >= 0 or `None`. The ensemble's rate floor (see
             `MetaLRCallback`; 0 is none); `None` takes the first policy's
             card's, and none is written if that has none.
+        climb_ramp: Float in [0, 1) or `None`. The ensemble's ramp on the
+            climb (see `MetaLRCallback`; 0 is none); `None` takes the first
+            policy's card's, and none is written if that has none.
 
     Returns:
         The `Policy`.
@@ -81,6 +85,8 @@ def build_ensemble(
     }
     if lr_floor is not None or "lr_floor" in first:
         card["lr_floor"] = first.get("lr_floor", 0.0) if lr_floor is None else lr_floor
+    if climb_ramp is not None or "climb_ramp" in first:
+        card["climb_ramp"] = first.get("climb_ramp", 0.0) if climb_ramp is None else climb_ramp
     return Policy.average(members, card=card)
 
 
