@@ -25,6 +25,16 @@ def test_suggestion_is_the_median_of_the_probes_proposals_over_the_divisor(doubl
     assert all(np.isfinite(suggestion.final_losses))
 
 
+def test_probes_climb_freely_under_a_policy_with_a_climb_ramp(doubling_policy):
+    x, y = regression_data()  # 8 decisions, at 1/80 to 8/80 of a 10-epoch run
+    config = doubling_policy.get_config()
+    ramped = type(doubling_policy).from_config({**config, "card": {**config["card"], "climb_ramp": 0.05}})
+    probe = dict(start_lrs=(1e-3,), batch_size=8, planned_epochs=10, interval=1, divisor=1)
+    # In a fit, the ramp would hold Adam at its default 1e-3 x 2^(8/80 / 0.05) = 4e-3.
+    suggestion = suggest_lr(tiny_model(lr=1e-3), x, y, policy=ramped, **probe)
+    assert suggestion.proposals == [pytest.approx(1e-3 * 256, rel=1e-5)]
+
+
 def test_model_weights_optimizer_state_and_rate_are_restored(halving_policy):
     x, y = regression_data()
     model = tiny_model(lr=3e-3)
