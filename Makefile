@@ -24,9 +24,9 @@ test: $(VENV)/installed
 clean:
 	rm -rf $(VENV) demo_output
 
-# The shipped default policy, meta-v19, from its two meta-training configs (about 45 min on 2 cores).
+# The shipped default policy, meta-v20, from its two meta-training configs (about 45 min on 2 cores).
 reproduce-default: $(VENV)/installed
 	$(VENV)/bin/keras-meta meta-train --config configs/meta-v16.json --output runs/meta-v16
 	$(VENV)/bin/keras-meta meta-train --config configs/meta-v16-seed1.json --output runs/meta-v16-seed1
 	$(VENV)/bin/keras-meta ensemble runs/meta-v16/policy runs/meta-v16-seed1/policy \
-		--name meta-v19 --fit-guard 4 --lr-floor 1 --output runs/meta-v19
+		--name meta-v20 --fit-guard 4 --lr-floor 1 --climb-ramp 0.05 --output runs/meta-v20
