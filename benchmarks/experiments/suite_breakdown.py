@@ -12,36 +12,54 @@ prints two tables, with the report's definitions (`keras_meta.bench.metrics`):
 
 Usage (from the repository root):
 
-    python benchmarks/experiments/suite_breakdown.py benchmarks/public-suite/records.jsonl
+    python benchmarks/experiments/suite_breakdown.py benchmarks/public-suite
 
-It takes the last record of each (task, method, seed) whose policy is
-`--policy` (default: `default`); the report of the same run shows the same
-aggregate numbers, which the script prints first as a check.
+It reads the records the benchmark's report of the same folder and policy
+(`--policy`, default `default`) is made of, by their cache keys; the report
+shows the same aggregate numbers, which the script prints first as a check.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 
 from keras_meta.bench import metrics
+from keras_meta.bench._environment import versions
+from keras_meta.bench.methods import standard_methods
+from keras_meta.bench.runner import job_key
+from keras_meta.bench.runner import read_cache
+from keras_meta.bench.runner import resolve_tasks
+from keras_meta.bench.suite import DEFAULT_SEEDS
+from keras_meta.bench.suite import plan_jobs
 
 STARTS = ("meta@1e-05", "meta@0.0001", "meta@0.001", "meta@0.01", "meta@0.1")
 REFERENCE_START = "meta@0.001"
 BASELINES = ("constant@0.001", "cosine@0.001", "plateau", "recipe", "schedule_free_z")
 
 
-def latest_records(path, policy):
-    """The last record of each (task, method, seed) run with `policy`."""
-    latest = {}
-    with open(path) as lines:
-        for line in lines:
-            record = json.loads(line)
-            if record.get("policy", policy) == policy:
-                latest[(record["task"], record["method"], record["seed"])] = record
-    return list(latest.values())
+def current_records(output_dir, policy):
+    """The records a `keras-meta bench --policy POLICY --output OUTPUT_DIR` report is made of.
+
+    They are looked up by the cache keys of today's code and policy, as the
+    benchmark does, so older records of the same (task, method, seed) are
+    ignored. Fits the cache lacks are an error: run the benchmark first.
+    """
+    tasks, _ = resolve_tasks()
+    methods = standard_methods(policy)
+    jobs = plan_jobs(list(tasks), methods, range(DEFAULT_SEEDS), policy)
+    stamp = versions()
+    by_name = {method.name: method for method in methods}
+    keys = [job_key(job, tasks[job["task"]], by_name[job["method"]], stamp) for job in jobs]
+    cache = read_cache(output_dir)
+    missing = [job for job, key in zip(jobs, keys) if key not in cache]
+    if missing:
+        raise SystemExit(
+            f"{len(missing)} of {len(jobs)} fits are not in {output_dir}'s cache (first: {missing[0]}); "
+            f"run `keras-meta bench --policy {policy} --output {output_dir}` first."
+        )
+    return [cache[key] for key in keys]
 
 
 def robustness_table(task_scores):
@@ -78,10 +96,10 @@ def wins_table(by_seed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("records", help="a `keras-meta bench` run's records.jsonl")
+    parser.add_argument("output", help="a `keras-meta bench` output folder (its cache, records.jsonl)")
     parser.add_argument("--policy", default="default", help="the policy of the MetaLR records (default: default)")
     args = parser.parse_args()
-    records = latest_records(args.records, args.policy)
+    records = current_records(args.output, args.policy)
     task_scores = metrics.scores(records)
     aggregate = metrics.aggregate_scores(task_scores)
     print("check against the report: MetaLR from 1e-3", f"{aggregate[REFERENCE_START]:.3f};", "from 0.1", f"{aggregate['meta@0.1']:.3f}")
