@@ -102,7 +102,8 @@ def main():
     records = current_records(args.output, args.policy)
     task_scores = metrics.scores(records)
     aggregate = metrics.aggregate_scores(task_scores)
-    print("check against the report: MetaLR from 1e-3", f"{aggregate[REFERENCE_START]:.3f};", "from 0.1", f"{aggregate['meta@0.1']:.3f}")
+    check = f"{aggregate[REFERENCE_START]:.3f}; from 0.1 {aggregate['meta@0.1']:.3f}"
+    print("check against the report: MetaLR from 1e-3", check)
     print("\nRobustness: geometric-mean score from each start / from 1e-3\n")
     print(robustness_table(task_scores))
     print("\nWins: MetaLR (from 1e-3) mean test loss / the baseline's (seeds on which MetaLR's loss is lower)\n")
