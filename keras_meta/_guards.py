@@ -123,35 +123,54 @@ def rate_ceiling(lr: float, max_lr: float, fitted_lr: float | None) -> float:
     return min(max_lr, max(lr, fitted_lr))
 
 
-def climb_limit(climb_ramp: float, start_lr: float, default_lr: float | None, progress: float) -> float:
-    """The highest rate a decision may set: a ramp from the default rate that doubles once per `climb_ramp` of the run.
+def climb_limit(
+    climb_ramp: float,
+    start_lr: float,
+    default_lr: float | None,
+    progress: float,
+    climb_ramp_steps: float = 0.0,
+    step: int = 0,
+) -> float:
+    """The highest rate a decision may set: a ramp from the default rate that doubles as the run goes on.
 
-    It applies only to a run that starts at or below the optimizer's
+    The ramp doubles once per `climb_ramp` of the run or once per
+    `climb_ramp_steps` optimizer steps, whichever is faster; either may be
+    off. It applies only to a run that starts at or below the optimizer's
     default rate, and binds only above that rate: a small start climbs to
     there as before; a start above it, the user's own choice, is left alone.
 
     Args:
         climb_ramp: Float. The fraction of the run per doubling; 0 turns
-            the limit off.
+            this ramp off.
         start_lr: Float. The run's starting rate.
         default_lr: Float or `None`. The optimizer class's default rate;
             `None` where it has none (then the ramp starts at the start).
         progress: Float in [0, 1]. The fraction of the run done.
+        climb_ramp_steps: Float. Optimizer steps per doubling; 0 turns
+            this ramp off.
+        step: Integer. Optimizer steps done.
 
     Returns:
-        A float; `inf` where the limit is off or the start is above the default.
+        A float; `inf` where both ramps are off or the start is above the default.
 
     Example:
 
     >>> climb_limit(0.05, 1e-5, 1e-3, progress=0.2), climb_limit(0.05, 0.0010000000475, 1e-3, progress=0.2)
     (0.016, 0.016)
+    >>> climb_limit(0.05, 1e-3, 1e-3, progress=0.1, climb_ramp_steps=50, step=200)  # 2 or 4 doublings
+    0.016
     >>> climb_limit(0.05, 0.1, 1e-3, progress=0.0), climb_limit(0.0, 1e-3, 1e-3, progress=0.2)
     (inf, inf)
     """
     base_lr = start_lr if default_lr is None else default_lr
-    if not climb_ramp or start_lr > base_lr * (1 + _SAME_RATE_TOLERANCE):
+    doublings = []
+    if climb_ramp:
+        doublings.append(progress / climb_ramp)
+    if climb_ramp_steps:
+        doublings.append(step / climb_ramp_steps)
+    if not doublings or start_lr > base_lr * (1 + _SAME_RATE_TOLERANCE):
         return math.inf
-    return base_lr * 2.0 ** (progress / climb_ramp)
+    return base_lr * 2.0 ** max(doublings)
 
 
 def rate_floor(lr_floor: float, anchor_lr: float, val_losses, progress: float) -> float:

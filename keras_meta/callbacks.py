@@ -103,7 +103,7 @@ class MetaLRCallback(keras.callbacks.Callback):
     is fitted the rate may no longer climb; a floor (`lr_floor`): while
     the validation loss improves, the rate may not be annealed faster than a
     linear decay from the optimizer's default rate; and a ramp on the climb
-    (`climb_ramp`).
+    (`climb_ramp`, `climb_ramp_steps`).
 
     Example:
 
@@ -205,6 +205,12 @@ class MetaLRCallback(keras.callbacks.Callback):
             as before; a start above the default, the user's own choice, is
             left to the policy. 0 turns the ramp off. `None` takes the
             policy card's `climb_ramp` (0 for policies without one).
+        climb_ramp_steps: Float >= 0 or `None`. A second ramp, counted in
+            optimizer steps: one doubling per `climb_ramp_steps` steps.
+            Where both ramps are on, the faster binds, so a long run climbs
+            by steps and a short one by its fraction of the run. 0 turns it
+            off. `None` takes the policy card's `climb_ramp_steps` (0 for
+            policies without one).
         verbose: Integer. 1 prints each decision. Defaults to 0.
     """
 
@@ -227,6 +233,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         fit_guard=None,
         lr_floor=None,
         climb_ramp=None,
+        climb_ramp_steps=None,
         verbose=0,
     ):
         super().__init__()
@@ -242,6 +249,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             fit_guard=fit_guard,
             lr_floor=lr_floor,
             climb_ramp=climb_ramp,
+            climb_ramp_steps=climb_ramp_steps,
             explosion_factor=explosion_factor,
             start_guard=start_guard,
         )
@@ -269,6 +277,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.fit_guard = fit_guard
         self.lr_floor = lr_floor
         self.climb_ramp = climb_ramp
+        self.climb_ramp_steps = climb_ramp_steps
         self.verbose = verbose
         self._reset()
 
@@ -332,6 +341,11 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._floor_anchor_lr = min(clamped, default_lr or clamped)
         self._climb_ramp = (
             float(self.policy.card.get("climb_ramp", 0.0)) if self.climb_ramp is None else self.climb_ramp
+        )
+        self._climb_ramp_steps = (
+            float(self.policy.card.get("climb_ramp_steps", 0.0))
+            if self.climb_ramp_steps is None
+            else self.climb_ramp_steps
         )
         self._climb_base_lr = clamped
         self._default_lr = default_lr
@@ -475,7 +489,14 @@ class MetaLRCallback(keras.callbacks.Callback):
         else:
             action = self._keep_action
         log2_multiplier = float(self.policy.actions[action])
-        ramp = guards.climb_limit(self._climb_ramp, self._climb_base_lr, self._default_lr, self._progress())
+        ramp = guards.climb_limit(
+            self._climb_ramp,
+            self._climb_base_lr,
+            self._default_lr,
+            self._progress(),
+            climb_ramp_steps=self._climb_ramp_steps,
+            step=self._step,
+        )
         highest = guards.rate_ceiling(old_lr, min(self.max_lr, ramp), self._fitted_lr)
         floor = guards.rate_floor(self._lr_floor, self._floor_anchor_lr, self._val_losses, self._progress())
         lowest = min(floor, old_lr, highest)  # the floor stops a fall; it never raises the rate
@@ -628,6 +649,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             "fit_guard": self.fit_guard,
             "lr_floor": self.lr_floor,
             "climb_ramp": self.climb_ramp,
+            "climb_ramp_steps": self.climb_ramp_steps,
             "verbose": self.verbose,
         }
 
@@ -685,6 +707,7 @@ def _validate_arguments(
     fit_guard,
     lr_floor,
     climb_ramp,
+    climb_ramp_steps,
     explosion_factor,
     start_guard,
 ):
@@ -702,7 +725,7 @@ def _validate_arguments(
         raise ValueError(f"`max_recoveries` must be >= 0. Received: max_recoveries={max_recoveries}")
     if final_cooldown is not None and not 0 <= final_cooldown < 1:
         raise ValueError(f"`final_cooldown` must lie in [0, 1) or None. Received: final_cooldown={final_cooldown}")
-    for name, value in (("fit_guard", fit_guard), ("lr_floor", lr_floor)):
+    for name, value in (("fit_guard", fit_guard), ("lr_floor", lr_floor), ("climb_ramp_steps", climb_ramp_steps)):
         if value is not None and not value >= 0:
             raise ValueError(f"`{name}` must be >= 0 or None. Received: {name}={value}")
     if climb_ramp is not None and not 0 <= climb_ramp < 1:

@@ -127,6 +127,11 @@ def _build_parser() -> argparse.ArgumentParser:
         type=float,
         help="above the default rate, at most one doubling per R of the run (default: the first's card)",
     )
+    ensemble.add_argument(
+        "--climb-ramp-steps",
+        type=float,
+        help="a second ramp, one doubling per S steps; the faster binds (default: the first's card)",
+    )
     ensemble.add_argument("--output", required=True, help="the policy directory to write")
     ensemble.set_defaults(handler=_run_ensemble)
 
@@ -249,7 +254,13 @@ def _run_ensemble(args) -> int:
 
     try:
         policy = build_ensemble(
-            args.policies, args.name, args.act_every, args.fit_guard, args.lr_floor, args.climb_ramp
+            args.policies,
+            args.name,
+            args.act_every,
+            args.fit_guard,
+            args.lr_floor,
+            args.climb_ramp,
+            args.climb_ramp_steps,
         )
     except (PolicyError, ValueError) as error:
         print(f"keras-meta ensemble: {error}", file=sys.stderr)

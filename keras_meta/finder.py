@@ -70,11 +70,11 @@ class _ProbeCallback(MetaLRCallback):
     """A `MetaLRCallback` that treats the probe as the start of a longer run.
 
     A probe is there to find how far the policy climbs, so a policy card's
-    `climb_ramp`, sized for a whole run, is off.
+    ramps on the climb (`climb_ramp`, `climb_ramp_steps`) are off.
     """
 
     def __init__(self, planned_epochs, **kwargs):
-        super().__init__(climb_ramp=0.0, **kwargs)
+        super().__init__(climb_ramp=0.0, climb_ramp_steps=0.0, **kwargs)
         self.planned_epochs = planned_epochs
 
     def _run_epochs(self):
@@ -103,7 +103,7 @@ def suggest_lr(
     is its proposal. That is the policy's rate for the early part of a run;
     held constant for a whole run it is too large, so the suggestion is the
     median proposal divided by `divisor`. The probes climb freely: a policy
-    card's `climb_ramp` does not apply to them. The model's weights,
+    card's ramps on the climb do not apply to them. The model's weights,
     optimizer state and learning rate are restored before returning.
 
     Example:

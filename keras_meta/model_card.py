@@ -84,9 +84,9 @@ def render_model_card(policy, bench_report=None) -> str:
         *(
             [
                 f"* Climb ramp: in a run that starts at or below the optimizer's default rate, no decision sets a "
-                f"rate above that default x 2^(progress / {card['climb_ramp']:g})."
+                f"rate above that default x 2^({_ramp_doublings(card)})."
             ]
-            if card.get("climb_ramp")
+            if card.get("climb_ramp") or card.get("climb_ramp_steps")
             else []
         ),
         "",
@@ -150,3 +150,13 @@ def _plain(value) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(_plain(v) for v in value)
     return str(value)
+
+
+def _ramp_doublings(card) -> str:
+    """The climb ramp's exponent as the card sets it: by fraction of the run, by steps, or the faster."""
+    terms = []
+    if card.get("climb_ramp"):
+        terms.append(f"progress / {card['climb_ramp']:g}")
+    if card.get("climb_ramp_steps"):
+        terms.append(f"steps / {card['climb_ramp_steps']:g}")
+    return terms[0] if len(terms) == 1 else f"max({', '.join(terms)})"

@@ -523,6 +523,30 @@ def test_climb_ramp_defaults_to_the_policys_card_is_validated_and_serialised():
     assert MetaLRCallback.from_config(MetaLRCallback(policy, climb_ramp=0.05).get_config()).climb_ramp == 0.05
 
 
+def test_climb_ramp_steps_lets_the_faster_ramp_bind_and_comes_from_the_card():
+    # SGD (default rate 0.01) from 0.01, an always-double policy, 16 steps:
+    # the run-fraction ramp (0.5: one doubling per 8 steps) is the faster
+    # of the two with 16 steps per doubling, and the slower with 4.
+    policy = fixed_policy(1.0)
+    card = {**policy.card, "climb_ramp": 0.5, "climb_ramp_steps": 4.0}
+    both = MetaLRCallback(type(policy).from_config({**policy.get_config(), "card": card}), interval=2, fit_guard=0.0)
+    fit(linear_model(lr=0.01), both, epochs=2, shuffle=False)
+    slow_steps = MetaLRCallback(policy, interval=2, fit_guard=0.0, climb_ramp=0.5, climb_ramp_steps=16.0)
+    fit(linear_model(lr=0.01), slow_steps, epochs=2, shuffle=False)
+
+    assert both._climb_ramp_steps == 4.0
+    for decision in both.decisions:
+        assert decision.new_lr == pytest.approx(min(2 * decision.old_lr, 0.01 * 2.0 ** (decision.step / 4)))
+    for decision in slow_steps.decisions:
+        assert decision.new_lr == pytest.approx(min(2 * decision.old_lr, 0.01 * 2.0 ** (decision.step / 8)))
+    assert both.decisions[-1].new_lr > slow_steps.decisions[-1].new_lr
+    assert MetaLRCallback(fixed_policy(0.0)).get_config()["climb_ramp_steps"] is None
+    with pytest.raises(ValueError, match="climb_ramp_steps"):
+        MetaLRCallback(policy, climb_ramp_steps=-1.0)
+    restored = MetaLRCallback.from_config(MetaLRCallback(policy, climb_ramp_steps=50.0).get_config())
+    assert restored.climb_ramp_steps == 50.0
+
+
 # ------------------------------------------------------------- optimizers
 
 

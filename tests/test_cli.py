@@ -47,6 +47,8 @@ def test_ensemble_writes_a_policy_that_loads_and_averages_its_members(tmp_path, 
                 "1",
                 "--climb-ramp",
                 "0.05",
+                "--climb-ramp-steps",
+                "50",
                 "--output",
                 str(output),
             ]
@@ -56,7 +58,7 @@ def test_ensemble_writes_a_policy_that_loads_and_averages_its_members(tmp_path, 
     assert "members=2" in capsys.readouterr().out
     pair = load_policy(output)
     assert pair.card["members"] == 2 and pair.card["act_every"] == 4 and pair.card["fit_guard"] == 4.0
-    assert pair.card["lr_floor"] == 1.0 and pair.card["climb_ramp"] == 0.05
+    assert pair.card["lr_floor"] == 1.0 and pair.card["climb_ramp"] == 0.05 and pair.card["climb_ramp_steps"] == 50.0
     assert cli.main(["ensemble", "meta-v2", "--name", "one", "--output", str(tmp_path / "one")]) == 1
     assert "at least two" in capsys.readouterr().err
 

@@ -28,9 +28,10 @@ def test_suggestion_is_the_median_of_the_probes_proposals_over_the_divisor(doubl
 def test_probes_climb_freely_under_a_policy_with_a_climb_ramp(doubling_policy):
     x, y = regression_data()  # 8 decisions, at 1/80 to 8/80 of a 10-epoch run
     config = doubling_policy.get_config()
-    ramped = type(doubling_policy).from_config({**config, "card": {**config["card"], "climb_ramp": 0.05}})
+    card = {**config["card"], "climb_ramp": 0.05, "climb_ramp_steps": 2.0}
+    ramped = type(doubling_policy).from_config({**config, "card": card})
     probe = dict(start_lrs=(1e-3,), batch_size=8, planned_epochs=10, interval=1, divisor=1)
-    # In a fit, the ramp would hold Adam at its default 1e-3 x 2^(8/80 / 0.05) = 4e-3.
+    # In a fit, the ramps would hold Adam at its default 1e-3 x 2^max(8/80 / 0.05, 8 / 2) = 1.6e-2.
     suggestion = suggest_lr(tiny_model(lr=1e-3), x, y, policy=ramped, **probe)
     assert suggestion.proposals == [pytest.approx(1e-3 * 256, rel=1e-5)]
 

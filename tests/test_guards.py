@@ -75,3 +75,12 @@ def test_climb_limit_is_a_ramp_from_the_default_rate_for_starts_at_or_below_it()
     assert guards.climb_limit(0.05, 0.1, 1e-3, progress=0.0) == math.inf  # a start above the default: no ramp
     assert guards.climb_limit(0.1, 0.02, None, progress=0.1) == pytest.approx(0.04)  # no default rate: the start
     assert guards.climb_limit(0.0, 1e-3, 1e-3, progress=0.2) == math.inf
+
+
+def test_climb_limit_takes_the_faster_of_the_run_fraction_and_step_ramps():
+    # 200 steps are 4 doublings at 50 steps each; 10% of the run, 2 at 5%.
+    assert guards.climb_limit(0.05, 1e-3, 1e-3, progress=0.1, climb_ramp_steps=50, step=200) == pytest.approx(16e-3)
+    assert guards.climb_limit(0.05, 1e-3, 1e-3, progress=0.4, climb_ramp_steps=50, step=200) == pytest.approx(0.256)
+    assert guards.climb_limit(0.0, 1e-3, 1e-3, progress=0.4, climb_ramp_steps=50, step=100) == pytest.approx(4e-3)
+    assert guards.climb_limit(0.0, 0.1, 1e-3, progress=0.0, climb_ramp_steps=50, step=0) == math.inf  # above
+    assert guards.climb_limit(0.0, 1e-3, 1e-3, progress=0.4, climb_ramp_steps=0.0, step=100) == math.inf

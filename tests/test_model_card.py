@@ -59,3 +59,7 @@ def test_model_card_describes_a_fit_guard_a_rate_floor_and_a_climb_ramp(tmp_path
     assert "Fit guard: once the training loss is below exp(-4)" in model_card
     assert "Rate floor: while the validation loss still improves" in model_card
     assert "Climb ramp: in a run that starts at or below" in model_card and "2^(progress / 0.05)" in model_card
+
+    card_file.write_text(json.dumps({**json.loads(card_file.read_text()), "climb_ramp_steps": 50.0}))
+    assert cli.main(["model-card", str(policy_dir)]) == 0
+    assert "2^(max(progress / 0.05, steps / 50))" in (policy_dir / "MODEL_CARD.md").read_text()

@@ -26,6 +26,7 @@ def build_ensemble(
     fit_guard: float | None = None,
     lr_floor: float | None = None,
     climb_ramp: float | None = None,
+    climb_ramp_steps: float | None = None,
 ) -> Policy:
     """Averages meta-trained policies into one, with a card that describes every member.
 
@@ -51,6 +52,10 @@ def build_ensemble(
         climb_ramp: Float in [0, 1) or `None`. The ensemble's ramp on the
             climb (see `MetaLRCallback`; 0 is none); `None` takes the first
             policy's card's, and none is written if that has none.
+        climb_ramp_steps: Float >= 0 or `None`. The ensemble's ramp on the
+            climb counted in optimizer steps (see `MetaLRCallback`; 0 is
+            none); `None` takes the first policy's card's, and none is
+            written if that has none.
 
     Returns:
         The `Policy`.
@@ -87,6 +92,8 @@ def build_ensemble(
         card["lr_floor"] = first.get("lr_floor", 0.0) if lr_floor is None else lr_floor
     if climb_ramp is not None or "climb_ramp" in first:
         card["climb_ramp"] = first.get("climb_ramp", 0.0) if climb_ramp is None else climb_ramp
+    if climb_ramp_steps is not None or "climb_ramp_steps" in first:
+        card["climb_ramp_steps"] = first.get("climb_ramp_steps", 0.0) if climb_ramp_steps is None else climb_ramp_steps
     return Policy.average(members, card=card)
 
 

@@ -20,6 +20,9 @@ def test_an_ensemble_of_the_shipped_policies_describes_every_member():
     assert build_ensemble(["meta-v1", "meta-v2"], name="floored", lr_floor=1.0).card["lr_floor"] == 1.0
     assert "climb_ramp" not in card
     assert build_ensemble(["meta-v1", "meta-v2"], name="ramped", climb_ramp=0.05).card["climb_ramp"] == 0.05
+    assert "climb_ramp_steps" not in card
+    stepped = build_ensemble(["meta-v1", "meta-v2"], name="stepped", climb_ramp_steps=50.0)
+    assert stepped.card["climb_ramp_steps"] == 50.0
     assert card["training"]["members"] == ["meta-v1", "meta-v2"]
     assert card["training"]["member_seeds"] == [0, 0]
     members = [load_policy(name).card["training"] for name in ("meta-v1", "meta-v2")]
