@@ -330,25 +330,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             )
             set_lr(optimizer, clamped)
         self._initial_lr = clamped
-        self._final_cooldown_fraction = (
-            float(self.policy.card.get("final_cooldown", 0.0)) if self.final_cooldown is None else self.final_cooldown
-        )
-        self._act_every = int(self.policy.card.get("act_every", 1)) if self.act_every is None else self.act_every
-        self._fit_guard = float(self.policy.card.get("fit_guard", 0.0)) if self.fit_guard is None else self.fit_guard
-        self._lr_floor = float(self.policy.card.get("lr_floor", 0.0)) if self.lr_floor is None else self.lr_floor
-        # The floor's linear decay starts here: never above the optimizer's default rate; recoveries lower it.
-        default_lr = default_learning_rate(innermost(optimizer))
-        self._floor_anchor_lr = min(clamped, default_lr or clamped)
-        self._climb_ramp = (
-            float(self.policy.card.get("climb_ramp", 0.0)) if self.climb_ramp is None else self.climb_ramp
-        )
-        self._climb_ramp_steps = (
-            float(self.policy.card.get("climb_ramp_steps", 0.0))
-            if self.climb_ramp_steps is None
-            else self.climb_ramp_steps
-        )
-        self._climb_base_lr = clamped
-        self._default_lr = default_lr
+        self._configure_guards(optimizer, clamped)
         self._epochs = self._run_epochs()
         self._configure_schedule(self.params.get("steps"))
         self._take_snapshot()
@@ -418,6 +400,24 @@ class MetaLRCallback(keras.callbacks.Callback):
         return float(value)
 
     # -------------------------------------------------------------- mechanics
+
+    def _card_setting(self, name, default=0.0, cast=float):
+        """The argument `name` when it was given, else the policy card's value for it."""
+        argument = getattr(self, name)
+        return cast(self.policy.card.get(name, default)) if argument is None else argument
+
+    def _configure_guards(self, optimizer, start_lr):
+        """Resolves the cool-down, guard, floor and ramp settings for this run (arguments over card)."""
+        self._final_cooldown_fraction = self._card_setting("final_cooldown")
+        self._act_every = self._card_setting("act_every", default=1, cast=int)
+        self._fit_guard = self._card_setting("fit_guard")
+        self._lr_floor = self._card_setting("lr_floor")
+        self._climb_ramp = self._card_setting("climb_ramp")
+        self._climb_ramp_steps = self._card_setting("climb_ramp_steps")
+        self._default_lr = default_learning_rate(innermost(optimizer))
+        # The floor's linear decay starts here: never above the optimizer's default rate; recoveries lower it.
+        self._floor_anchor_lr = min(start_lr, self._default_lr or start_lr)
+        self._climb_base_lr = start_lr
 
     def _run_epochs(self):
         """The length of the run, in epochs, that progress is measured against."""
