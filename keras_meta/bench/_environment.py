@@ -12,8 +12,6 @@ _PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1]
 # Modules that a file's hash covers too: code split out of it, which the cache keys (fixed lists
 # of files) do not name; a new name in a list would re-key every cached fit.
 _HASHED_WITH = {"callbacks.py": ("_guards.py", "_optimizers.py")}
-# The code a MetaLRCallback's results depend on, beyond the policy: cache keys of the suite and the selector.
-CALLBACK_SOURCES = ("callbacks.py", "features.py", "policy.py")
 
 
 def versions() -> dict:

@@ -32,7 +32,6 @@ import time
 import numpy as np
 
 from keras_meta._processes import map_in_processes
-from keras_meta.bench._environment import CALLBACK_SOURCES
 from keras_meta.bench._environment import policy_fingerprint
 from keras_meta.bench._environment import source_fingerprint
 from keras_meta.bench._environment import versions
@@ -44,6 +43,7 @@ METHODS = ("meta", "hyperband", "random", "bayesian")
 POOL = "pool"
 FACTOR = 3
 SELECTOR_SOURCES = ("selector/tuner.py", "selector/oracle.py", "selector/pruning.py")  # key the selector's searches
+CALLBACK_SOURCES = ("callbacks.py", "features.py", "policy.py")  # with the code they run beyond this module
 _SEARCHES_PER_WORKER = 2  # fresh processes every few searches: many fits in one process slow down
 
 
