@@ -24,9 +24,9 @@ test: $(VENV)/installed
 clean:
 	rm -rf $(VENV) demo_output
 
-# The shipped default policy, meta-v20, from its two meta-training configs (about 45 min on 2 cores).
+# The shipped default policy, meta-v21, from its two meta-training configs (about 45 min on 2 cores).
 reproduce-default: $(VENV)/installed
 	$(VENV)/bin/keras-meta meta-train --config configs/meta-v16.json --output runs/meta-v16
 	$(VENV)/bin/keras-meta meta-train --config configs/meta-v16-seed1.json --output runs/meta-v16-seed1
 	$(VENV)/bin/keras-meta ensemble runs/meta-v16/policy runs/meta-v16-seed1/policy \
-		--name meta-v20 --fit-guard 4 --lr-floor 1 --climb-ramp 0.05 --output runs/meta-v20
+		--name meta-v21 --fit-guard 4 --lr-floor 1 --climb-ramp 0.05 --climb-ramp-steps 50 --output runs/meta-v21

@@ -12,14 +12,14 @@ def test_demo_prints_the_comparison_and_writes_the_plot(tmp_path, capsys):
     assert cli.main(["demo", "--epochs", "2", "--output", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "constant Adam" in out and "MetaLRCallback" in out
-    assert "meta-v20" in out and "meta-trained" in out
+    assert "meta-v21" in out and "meta-trained" in out
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_inspect_shows_the_card(capsys):
     assert cli.main(["inspect", "default"]) == 0
     out = capsys.readouterr().out
-    assert "meta-v20" in out and "decisions_per_run" in out
+    assert "meta-v21" in out and "decisions_per_run" in out
 
 
 def test_inspect_reports_a_bad_policy(tmp_path, capsys):

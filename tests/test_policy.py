@@ -68,13 +68,15 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 def test_shipped_policies_load_by_name():
-    shipped = {"default", "handwritten", "meta-v1", "meta-v2", "meta-v10", "meta-v18", "meta-v19", "meta-v20"}
+    shipped = {"default", "handwritten", "meta-v1", "meta-v2", "meta-v10"}
+    shipped |= {"meta-v18", "meta-v19", "meta-v20", "meta-v21"}
     assert shipped <= set(keras_meta.available_policies())
     default = load_policy("default")
-    assert default.name == "meta-v20" and default.card["kind"] == "meta-trained"
+    assert default.name == "meta-v21" and default.card["kind"] == "meta-trained"
     assert default.card["fit_guard"] == 4.0  # chosen on the memorisation probe (docs/meta_training.md)
     assert default.card["lr_floor"] == 1.0  # the floor, chosen on the dev sets (docs/meta_training.md)
     assert default.card["climb_ramp"] == 0.05  # the ramp, chosen on the dev sets (docs/meta_training.md)
+    assert default.card["climb_ramp_steps"] == 50.0  # the step-counted ramp (docs/meta_training.md)
     assert default.card["feature_spec"]["names"] == list(FEATURE_NAMES)
     assert load_policy().name == default.name
     assert load_policy(default) is default
@@ -247,7 +249,7 @@ def test_each_shipped_meta_trained_policy_is_what_its_config_reproduces(name):
     assert (policy_dir / "MODEL_CARD.md").read_text().startswith(f"# Model card: `{name}`")
 
 
-@pytest.mark.parametrize("name", ["meta-v10", "meta-v18", "meta-v19", "meta-v20"])
+@pytest.mark.parametrize("name", ["meta-v10", "meta-v18", "meta-v19", "meta-v20", "meta-v21"])
 def test_each_shipped_ensemble_is_what_its_members_configs_reproduce(name):
     policy = load_policy(name)
     training = policy.card["training"]

@@ -18,7 +18,7 @@ def test_unknown_method_is_refused():
 
 
 def test_policy_methods_carry_the_policy_in_their_fingerprint():
-    assert methods.meta(1e-3).fingerprint["policy"] == "meta-v20"
+    assert methods.meta(1e-3).fingerprint["policy"] == "meta-v21"
     assert methods.make_method("meta@1e-05").name == "meta@1e-05"
 
 
