@@ -105,6 +105,7 @@ def _build_parser() -> argparse.ArgumentParser:
     bias.add_argument("--cooldown", type=int, default=10, help="cool-down steps; 0 for none (default: 10)")
     bias.add_argument("--max-steps", type=int, default=600, help="longest run (default: 600)")
     bias.add_argument("--grid", type=float, nargs="+", help="rates of the grid (default: 1e-4 ... 1e-1)")
+    bias.add_argument("--policy", help="also measure MetaLRCallback with this policy from each task's start")
     bias.add_argument("--json", help="also write the result to this JSON file")
     bias.set_defaults(handler=_run_horizon_bias)
 
@@ -241,6 +242,7 @@ def _run_horizon_bias(args) -> int:
         LookaheadConfig(horizon=args.horizon, cooldown=args.cooldown),
         grid=tuple(args.grid or GRID),
         max_steps=args.max_steps,
+        policy=args.policy,
     )
     print(format_bias(result))
     if args.json:

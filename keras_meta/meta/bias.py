@@ -22,6 +22,11 @@ ratio near or below 1 says the expert's schedule is as good as the best of
 the grid whatever its rates. Run it with and without the cool-down
 (`cooldown=0`) to see what the cool-down removes:
 `keras-meta horizon-bias --cooldown 0`.
+
+With a `policy`, the same three figures are measured for `MetaLRCallback`
+with that policy from the same start (`policy_bias_early`, ...): whether the
+policy imitates the expert's rates on the tasks it was trained on, or falls
+short of them (`keras-meta horizon-bias --policy default`).
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 BIAS_SEED_BASE = 10_500_000  # meta-training task seeds, apart from the pipeline's rounds
 
 
-def measure_horizon_bias(task_seeds, lookahead=None, grid=GRID, max_steps=600, optimizer="adam") -> dict:
+def measure_horizon_bias(task_seeds, lookahead=None, grid=GRID, max_steps=600, optimizer="adam", policy=None) -> dict:
     """Compares the expert's rates and losses with a grid of constant and cosine schedules.
 
     Args:
@@ -53,11 +58,23 @@ def measure_horizon_bias(task_seeds, lookahead=None, grid=GRID, max_steps=600, o
         grid: Sequence of floats. The rates tried, constant and as cosine starts.
         max_steps: Integer. Longest run.
         optimizer: String. The optimizer of every task.
+        policy: `None`, or a policy (shipped name, directory or `Policy`)
+            to measure as well: `MetaLRCallback` with it, from each task's
+            start, in place of the expert.
 
     Returns:
         A dict with `bias_early`, `bias_peak` (means over tasks of log10
         rate ratios), `loss_ratio` (geometric mean), the look-ahead config,
-        and per task the grid's and the expert's rates and losses.
+        and per task the grid's and the expert's rates and losses; with a
+        policy also `policy`, `policy_bias_early`, `policy_bias_peak`,
+        `policy_loss_ratio` and the policy's rates and loss per task.
+
+    Example:
+
+    ```python
+    result = measure_horizon_bias(range(BIAS_SEED_BASE, BIAS_SEED_BASE + 6), policy="default")
+    print(format_bias(result))
+    ```
     """
     lookahead = lookahead or LookaheadConfig()
     tasks = []
@@ -66,25 +83,41 @@ def measure_horizon_bias(task_seeds, lookahead=None, grid=GRID, max_steps=600, o
         data = make_data(spec)
         constant = {lr: _final_val_loss(spec, data, lr, cosine=False) for lr in grid}
         cosine = {lr: _final_val_loss(spec, data, lr, cosine=True) for lr in grid}
-        early, peak, expert_loss = _expert_run(spec, data, lookahead)
-        tasks.append(
-            {
-                "seed": int(seed),
-                "best_constant_rate": min(constant, key=constant.get),
-                "best_cosine_rate": min(cosine, key=cosine.get),
-                "grid_val_loss": min(min(constant.values()), min(cosine.values())),
-                "expert_early_rate": early,
-                "expert_peak_rate": peak,
-                "expert_val_loss": expert_loss,
-            }
-        )
+        task = {
+            "seed": int(seed),
+            "best_constant_rate": min(constant, key=constant.get),
+            "best_cosine_rate": min(cosine, key=cosine.get),
+            "grid_val_loss": min(min(constant.values()), min(cosine.values())),
+        }
+        task.update(_run_summary("expert", *_expert_run(spec, data, lookahead)))
+        if policy is not None:
+            task.update(_run_summary("policy", *_policy_run(spec, data, policy)))
+        tasks.append(task)
+    result = {**_biases("expert", tasks, prefix=""), "lookahead": dataclasses.asdict(lookahead)}
+    result.update({"max_steps": max_steps, "tasks": tasks})
+    if policy is not None:
+        from keras_meta.policy import load_policy
+
+        result.update({"policy": load_policy(policy).name, **_biases("policy", tasks, prefix="policy_")})
+    return result
+
+
+def _run_summary(who, rates, val_loss) -> dict:
+    """A run's first-half median rate, its peak rate and its final validation loss."""
+    early = rates[: max(1, len(rates) // 2)]
     return {
-        "bias_early": _mean_log10([t["expert_early_rate"] / t["best_constant_rate"] for t in tasks]),
-        "bias_peak": _mean_log10([t["expert_peak_rate"] / t["best_cosine_rate"] for t in tasks]),
-        "loss_ratio": geometric_mean(t["expert_val_loss"] / t["grid_val_loss"] for t in tasks),
-        "lookahead": dataclasses.asdict(lookahead),
-        "max_steps": max_steps,
-        "tasks": tasks,
+        f"{who}_early_rate": float(np.median(early)),
+        f"{who}_peak_rate": float(max(rates)),
+        f"{who}_val_loss": val_loss,
+    }
+
+
+def _biases(who, tasks, prefix) -> dict:
+    """The three figures of `who` (expert or policy), as means over tasks."""
+    return {
+        f"{prefix}bias_early": _mean_log10([t[f"{who}_early_rate"] / t["best_constant_rate"] for t in tasks]),
+        f"{prefix}bias_peak": _mean_log10([t[f"{who}_peak_rate"] / t["best_cosine_rate"] for t in tasks]),
+        f"{prefix}loss_ratio": geometric_mean(t[f"{who}_val_loss"] / t["grid_val_loss"] for t in tasks),
     }
 
 
@@ -102,36 +135,56 @@ def _final_val_loss(spec, data, lr, cosine) -> float:
         schedule = keras.optimizers.schedules.CosineDecay(lr, spec.epochs * spec.steps_per_epoch)
         model.compile(make_optimizer(spec.optimizer, schedule), model.loss)
     history = train(model, spec, data)
-    loss = float(history.history["val_loss"][-1])
-    return loss if np.isfinite(loss) else np.inf
+    return _final_loss(history)
 
 
-def _expert_run(spec, data, lookahead) -> tuple[float, float, float]:
-    """The expert's early median rate, its peak rate and its final validation loss."""
+def _expert_run(spec, data, lookahead) -> tuple[list, float]:
+    """The expert's rates (the start, then each decision's) and its final validation loss."""
     model = build_model(spec)
     scorer = BranchScorer(model, data, spec.batch_size, lookahead, seed=spec.seed)
     callback = LabellingCallback("handwritten", scorer, RolloutConfig(1.0, 0.0, lookahead), seed=spec.seed)
     history = train(model, spec, data, [callback])
-    rates = [spec.initial_lr] + [d.new_lr for d in callback.decisions]
-    early = rates[: max(1, len(rates) // 2)]
-    return float(np.median(early)), float(max(rates)), float(history.history["val_loss"][-1])
+    return [spec.initial_lr] + [d.new_lr for d in callback.decisions], _final_loss(history)
+
+
+def _policy_run(spec, data, policy) -> tuple[list, float]:
+    """`MetaLRCallback`'s rates (the start, then each decision's) and its final validation loss."""
+    from keras_meta.callbacks import MetaLRCallback
+
+    model = build_model(spec)
+    callback = MetaLRCallback(policy)
+    history = train(model, spec, data, [callback])
+    return [spec.initial_lr] + [d.new_lr for d in callback.decisions], _final_loss(history)
+
+
+def _final_loss(history) -> float:
+    loss = float(history.history["val_loss"][-1])
+    return loss if np.isfinite(loss) else np.inf
 
 
 def format_bias(result: dict) -> str:
     """A short table of a `measure_horizon_bias` result."""
+    runs = ["expert"] + (["policy"] if "policy" in result else [])
     lines = [
         f"look-ahead: horizon {result['lookahead']['horizon']}, cool-down {result['lookahead']['cooldown']}; "
-        f"{len(result['tasks'])} tasks, at most {result['max_steps']} steps",
-        f"bias_early {result['bias_early']:+.2f} decades (expert's first-half median / best constant rate)",
-        f"bias_peak  {result['bias_peak']:+.2f} decades (expert's peak / best cosine start)",
-        f"loss ratio {result['loss_ratio']:.3f} (expert's val loss / the grid's best)",
-        "",
-        "seed      best const  best cos  expert early  expert peak  grid loss  expert loss",
+        f"{len(result['tasks'])} tasks, at most {result['max_steps']} steps"
+        + (f"; policy {result['policy']}" if "policy" in result else "")
     ]
+    for who in runs:
+        prefix = "" if who == "expert" else "policy_"
+        lines += [
+            f"{who}: bias_early {result[prefix + 'bias_early']:+.2f} decades (first-half median / best constant rate)",
+            f"{who}: bias_peak  {result[prefix + 'bias_peak']:+.2f} decades (peak / best cosine start)",
+            f"{who}: loss ratio {result[prefix + 'loss_ratio']:.3f} (val loss / the grid's best)",
+        ]
+    header = "seed      best const  best cos  grid loss "
+    header += "".join(f" {who + ' early':<13} {who + ' peak':<12} {who + ' loss':<11}" for who in runs)
+    lines += ["", header.rstrip()]
     for t in result["tasks"]:
-        lines.append(
-            f"{t['seed']:<9} {t['best_constant_rate']:<11.0e} {t['best_cosine_rate']:<9.0e} "
-            f"{t['expert_early_rate']:<13.2e} {t['expert_peak_rate']:<12.2e} {t['grid_val_loss']:<10.4f} "
-            f"{t['expert_val_loss']:.4f}"
+        row = (
+            f"{t['seed']:<9} {t['best_constant_rate']:<11.0e} {t['best_cosine_rate']:<9.0e} {t['grid_val_loss']:<10.4f}"
         )
+        for who in runs:
+            row += f" {t[who + '_early_rate']:<13.2e} {t[who + '_peak_rate']:<12.2e} {t[who + '_val_loss']:<11.4f}"
+        lines.append(row.rstrip())
     return "\n".join(lines)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from keras_meta import cli
+from keras_meta.meta.bias import format_bias
 from keras_meta.meta.bias import measure_horizon_bias
 from keras_meta.meta.lookahead import LookaheadConfig
 
@@ -23,3 +24,14 @@ def test_horizon_bias_command(tmp_path, capsys):
     assert cli.main(argv + ["--grid", "1e-3", "1e-2", "--json", str(output)]) == 0
     assert "bias_peak" in capsys.readouterr().out
     assert output.exists()
+
+
+def test_a_policy_is_measured_from_each_task_start_like_the_expert(doubling_policy):
+    lookahead = LookaheadConfig(horizon=2, cooldown=1)
+    result = measure_horizon_bias([3], lookahead, grid=(1e-3, 1e-2), max_steps=40, policy=doubling_policy)
+    (task,) = result["tasks"]
+    assert result["policy"] == "always-double"
+    assert task["policy_peak_rate"] == pytest.approx(1.0)  # it doubled up to MetaLRCallback's max_lr
+    assert result["policy_bias_peak"] == pytest.approx(np.log10(task["policy_peak_rate"] / task["best_cosine_rate"]))
+    assert result["policy_loss_ratio"] == pytest.approx(task["policy_val_loss"] / task["grid_val_loss"])
+    assert "policy early" in format_bias(result)
