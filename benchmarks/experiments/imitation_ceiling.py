@@ -19,6 +19,11 @@ Usage (from the repository root, after `keras-meta meta-train --config
 configs/meta-v16.json --output runs/meta-v16`):
 
     python benchmarks/experiments/imitation_ceiling.py runs/meta-v16
+    python benchmarks/experiments/imitation_ceiling.py runs/meta-v16 --learning-curve
+
+`--learning-curve` refits at the run's own size on random 25%, 50% and 100%
+of the training decisions instead, each with the same number of gradient
+steps: does held-out regret fall as the data grows?
 """
 
 from __future__ import annotations
@@ -36,7 +41,12 @@ from keras_meta.meta.training import fit_policy
 from keras_meta.policy import DEFAULT_ACTIONS
 
 KEEP = DEFAULT_ACTIONS.index(0.0)
-VARIANTS = {"the run's own": None, "256x256, 300 epochs": ((256, 256), 300), "256x256x256, 600 epochs": ((256,) * 3, 600)}
+FRACTIONS = (0.25, 0.5, 1.0)
+VARIANTS = {
+    "the run's own": None,
+    "256x256, 300 epochs": ((256, 256), 300),
+    "256x256x256, 600 epochs": ((256,) * 3, 600),
+}
 
 
 def scores(choices: np.ndarray, data: dict) -> dict:
@@ -56,6 +66,7 @@ def labelled(data: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="a finished meta-train output folder")
+    parser.add_argument("--learning-curve", action="store_true", help="refit on growing fractions of the data")
     args = parser.parse_args()
     run = pathlib.Path(args.run)
     config = MetaTrainConfig.from_dict(json.loads((run / "config.json").read_text()))
@@ -74,21 +85,38 @@ def main() -> None:
         f"| always keep the rate | {keep_train['agreement']:.3f} | {keep_train['regret']:.3f} | "
         f"{keep_held['agreement']:.3f} | {keep_held['regret']:.3f} |"
     )
-    for name, variant in VARIANTS.items():
-        hidden, epochs = variant or (config.hidden, config.train_epochs)
+    if args.learning_curve:
+        rng = np.random.default_rng(0)
+        order = rng.permutation(len(train["features"]))
+        fits = [
+            (
+                f"{fraction:.0%} of the decisions",
+                config.hidden,
+                round(config.train_epochs / fraction),
+                order[: round(fraction * len(order))],
+            )
+            for fraction in FRACTIONS
+        ]
+    else:
+        fits = [
+            (name, *(variant or (config.hidden, config.train_epochs)), np.arange(len(train["features"])))
+            for name, variant in VARIANTS.items()
+        ]
+    for name, hidden, epochs, rows in fits:
+        subset = {key: value[rows] for key, value in train.items()}
         policy, _ = fit_policy(
-            train["features"],
-            train["labels"],
-            train["values"],
-            has_label=None if has_label.all() else has_label,
-            has_value=None if has_value.all() else has_value,
+            subset["features"],
+            subset["labels"],
+            subset["values"],
+            has_label=None if has_label[rows].all() else has_label[rows],
+            has_value=None if has_value[rows].all() else has_value[rows],
             hidden=hidden,
             epochs=epochs,
             value_clip=config.value_clip,
             seed=config.seed,
         )
         fitted = {}
-        for split, data in (("train", train_labelled), ("held", held_out)):
+        for split, data in (("train", labelled(subset)), ("held", held_out)):
             probabilities, _ = policy.evaluate_batch(data["features"])
             fitted[split] = scores(probabilities.argmax(axis=1), data)
         print(
