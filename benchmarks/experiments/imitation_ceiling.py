@@ -58,6 +58,25 @@ def scores(choices: np.ndarray, data: dict) -> dict:
     return {"agreement": float(np.mean(choices == data["labels"].argmax(axis=1))), "regret": float(np.nanmean(regret))}
 
 
+def refit(config: MetaTrainConfig, decisions: dict, hidden, epochs, card=None):
+    """`fit_policy` on `decisions` as the meta-training pipeline calls it, at another size or length."""
+    has_label = decisions["label_kind"] != LabellingCallback.UNLABELLED
+    has_value = decisions["has_value"] | config.forced_climb_values
+    policy, _ = fit_policy(
+        decisions["features"],
+        decisions["labels"],
+        decisions["values"],
+        has_label=None if has_label.all() else has_label,
+        has_value=None if has_value.all() else has_value,
+        hidden=hidden,
+        epochs=epochs,
+        value_clip=config.value_clip,
+        seed=config.seed,
+        card=card,
+    )
+    return policy
+
+
 def labelled(data: dict) -> dict:
     keep = data["label_kind"] == LabellingCallback.LOOKAHEAD
     return {key: value[keep] for key, value in data.items()}
@@ -72,8 +91,6 @@ def main() -> None:
     config = MetaTrainConfig.from_dict(json.loads((run / "config.json").read_text()))
     train = _load_rollouts(sorted(run.glob("round_*/rollouts")))
     held_out = labelled(_load_rollouts([run / "evaluation"]))
-    has_label = train["label_kind"] != LabellingCallback.UNLABELLED
-    has_value = train["has_value"] | config.forced_climb_values
     train_labelled = labelled(train)
     print(f"{run}: {len(train['features'])} training decisions ({len(train_labelled['features'])} with look-ahead")
     print(f"labels), {len(held_out['features'])} held-out labelled decisions\n")
@@ -104,17 +121,7 @@ def main() -> None:
         ]
     for name, hidden, epochs, rows in fits:
         subset = {key: value[rows] for key, value in train.items()}
-        policy, _ = fit_policy(
-            subset["features"],
-            subset["labels"],
-            subset["values"],
-            has_label=None if has_label[rows].all() else has_label[rows],
-            has_value=None if has_value[rows].all() else has_value[rows],
-            hidden=hidden,
-            epochs=epochs,
-            value_clip=config.value_clip,
-            seed=config.seed,
-        )
+        policy = refit(config, subset, hidden, epochs)
         fitted = {}
         for split, data in (("train", labelled(subset)), ("held", held_out)):
             probabilities, _ = policy.evaluate_batch(data["features"])

@@ -22,13 +22,13 @@ import argparse
 import json
 import pathlib
 
-import numpy as np
+from imitation_ceiling import labelled  # the script's folder is on the path
+from imitation_ceiling import refit
+from imitation_ceiling import scores
 
 from keras_meta.meta.ensemble import build_ensemble
 from keras_meta.meta.pipeline import MetaTrainConfig
 from keras_meta.meta.pipeline import _load_rollouts
-from keras_meta.meta.rollouts import LabellingCallback
-from keras_meta.meta.training import fit_policy
 from keras_meta.policy import load_policy
 
 DEFAULT_CARD_SETTINGS = ("act_every", "final_cooldown", "fit_guard", "lr_floor", "climb_ramp", "climb_ramp_steps")
@@ -36,17 +36,7 @@ DEFAULT_CARD_SETTINGS = ("act_every", "final_cooldown", "fit_guard", "lr_floor",
 
 def _scores(policy, data: dict) -> dict:
     probabilities, _ = policy.evaluate_batch(data["features"])
-    choices = probabilities.argmax(axis=1)
-    logs = np.log(np.maximum(data["branch_losses"], 1e-30))
-    finite = np.where(np.isfinite(logs), logs, np.inf)
-    chosen = logs[np.arange(len(choices)), choices]
-    regret = np.where(np.isfinite(chosen), chosen - finite.min(axis=1), np.nan)
-    return {"agreement": float(np.mean(choices == data["labels"].argmax(axis=1))), "regret": float(np.nanmean(regret))}
-
-
-def _labelled(data: dict) -> dict:
-    keep = data["label_kind"] == LabellingCallback.LOOKAHEAD
-    return {key: value[keep] for key, value in data.items()}
+    return scores(probabilities.argmax(axis=1), data)
 
 
 def main() -> None:
@@ -58,28 +48,16 @@ def main() -> None:
     runs = [pathlib.Path(run) for run in args.runs]
     config = MetaTrainConfig.from_dict(json.loads((runs[0] / "config.json").read_text()))
     train = _load_rollouts([path for run in runs for path in sorted(run.glob("round_*/rollouts"))])
-    has_label = train["label_kind"] != LabellingCallback.UNLABELLED
-    has_value = train["has_value"] | config.forced_climb_values
     settings = load_policy(args.card_from).card
-    pooled, _ = fit_policy(
-        train["features"],
-        train["labels"],
-        train["values"],
-        has_label=None if has_label.all() else has_label,
-        has_value=None if has_value.all() else has_value,
-        hidden=config.hidden,
-        epochs=config.train_epochs,
-        value_clip=config.value_clip,
-        seed=config.seed,
-        card={
-            "name": "pooled",
-            "version": "1",
-            "kind": "meta-trained",
-            "description": f"One fit on the pooled rollouts of {runs[0]} and {runs[1]}.",
-            "decisions_per_run": 40,
-            **{key: settings[key] for key in DEFAULT_CARD_SETTINGS if key in settings},
-        },
-    )
+    card = {
+        "name": "pooled",
+        "version": "1",
+        "kind": "meta-trained",
+        "description": f"One fit on the pooled rollouts of {runs[0]} and {runs[1]}.",
+        "decisions_per_run": 40,
+        **{key: settings[key] for key in DEFAULT_CARD_SETTINGS if key in settings},
+    }
+    pooled = refit(config, train, config.hidden, config.train_epochs, card=card)
     pooled.save(args.output)
     members = [load_policy(run / "policy") for run in runs]
     candidates = {
@@ -88,7 +66,7 @@ def main() -> None:
         "their ensemble (the default's recipe)": build_ensemble(members, name="ensemble"),
         "one fit on the pooled rollouts": pooled,
     }
-    held_out = {run.name: _labelled(_load_rollouts([run / "evaluation"])) for run in runs}
+    held_out = {run.name: labelled(_load_rollouts([run / "evaluation"])) for run in runs}
     print(
         f"{len(train['features'])} pooled training decisions; held-out labelled decisions: "
         + ", ".join(f"{name} {len(data['features'])}" for name, data in held_out.items())
