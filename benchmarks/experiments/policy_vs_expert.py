@@ -28,11 +28,10 @@ import pathlib
 
 import numpy as np
 
-from keras_meta.callbacks import MetaLRCallback
-from keras_meta.meta.families import build_model
+from keras_meta.meta.bias import _policy_run
+from keras_meta.meta.bias import _run_summary
 from keras_meta.meta.families import make_data
 from keras_meta.meta.families import sample_task
-from keras_meta.meta.families import train
 
 GUARDS_OFF = {"fit_guard": 0, "lr_floor": 0, "climb_ramp": 0, "climb_ramp_steps": 0}
 
@@ -42,13 +41,8 @@ def unguarded_runs(result: dict, policy: str) -> list[dict]:
     runs = []
     for task in result["tasks"]:
         spec = sample_task(task["seed"], optimizers=("adam",), max_steps=result["max_steps"])
-        data = make_data(spec)
-        model = build_model(spec)
-        callback = MetaLRCallback(policy, **GUARDS_OFF)
-        history = train(model, spec, data, [callback])
-        rates = [spec.initial_lr] + [decision.new_lr for decision in callback.decisions]
-        loss = float(history.history["val_loss"][-1])
-        runs.append({"early_rate": float(np.median(rates[: max(1, len(rates) // 2)])), "val_loss": loss})
+        run = _run_summary("run", *_policy_run(spec, make_data(spec), policy, **GUARDS_OFF))
+        runs.append({"early_rate": run["run_early_rate"], "val_loss": run["run_val_loss"]})
     return runs
 
 

@@ -147,12 +147,12 @@ def _expert_run(spec, data, lookahead) -> tuple[list, float]:
     return [spec.initial_lr] + [d.new_lr for d in callback.decisions], _final_loss(history)
 
 
-def _policy_run(spec, data, policy) -> tuple[list, float]:
+def _policy_run(spec, data, policy, **callback_arguments) -> tuple[list, float]:
     """`MetaLRCallback`'s rates (the start, then each decision's) and its final validation loss."""
     from keras_meta.callbacks import MetaLRCallback
 
     model = build_model(spec)
-    callback = MetaLRCallback(policy)
+    callback = MetaLRCallback(policy, **callback_arguments)
     history = train(model, spec, data, [callback])
     return [spec.initial_lr] + [d.new_lr for d in callback.decisions], _final_loss(history)
 
