@@ -36,8 +36,8 @@ import numpy as np
 
 from keras_meta.meta.pipeline import MetaTrainConfig
 from keras_meta.meta.pipeline import _load_rollouts
+from keras_meta.meta.pipeline import fit_decisions
 from keras_meta.meta.rollouts import LabellingCallback
-from keras_meta.meta.training import fit_policy
 from keras_meta.policy import DEFAULT_ACTIONS
 
 KEEP = DEFAULT_ACTIONS.index(0.0)
@@ -59,22 +59,8 @@ def scores(choices: np.ndarray, data: dict) -> dict:
 
 
 def refit(config: MetaTrainConfig, decisions: dict, hidden, epochs, card=None):
-    """`fit_policy` on `decisions` as the meta-training pipeline calls it, at another size or length."""
-    has_label = decisions["label_kind"] != LabellingCallback.UNLABELLED
-    has_value = decisions["has_value"] | config.forced_climb_values
-    policy, _ = fit_policy(
-        decisions["features"],
-        decisions["labels"],
-        decisions["values"],
-        has_label=None if has_label.all() else has_label,
-        has_value=None if has_value.all() else has_value,
-        hidden=hidden,
-        epochs=epochs,
-        value_clip=config.value_clip,
-        seed=config.seed,
-        card=card,
-    )
-    return policy
+    """The policy fitted to `decisions` as the meta-training pipeline fits it, at another size or length."""
+    return fit_decisions(config, decisions, card=card, hidden=hidden, epochs=epochs)[0]
 
 
 def labelled(data: dict) -> dict:

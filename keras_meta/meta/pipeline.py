@@ -305,7 +305,6 @@ def _claim_output_dir(config: MetaTrainConfig, output_dir: pathlib.Path) -> None
 
 def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: int) -> None:
     from keras_meta.meta.rollouts import LabellingCallback
-    from keras_meta.meta.training import fit_policy
 
     rollout_dirs = [output_dir / f"round_{r}" / "rollouts" for r in range(round_index + 1)]
     data = _load_rollouts(rollout_dirs)
@@ -340,20 +339,40 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
             "config": config.to_dict(),
         },
     }
-    policy, final_losses = fit_policy(
+    policy, final_losses = fit_decisions(config, data, card=card)
+    policy.card["training"]["final_fit_losses"] = final_losses
+    policy.save(output_dir / f"round_{round_index}" / "policy")
+
+
+def fit_decisions(config: MetaTrainConfig, data: dict, card=None, hidden=None, epochs=None):
+    """Fits a policy to labelled decisions (from `_load_rollouts`) as a round of `config` does.
+
+    Args:
+        config: `MetaTrainConfig`. Its settings of the fit.
+        data: Dict of arrays, the decisions.
+        card: Dict or `None`. Card entries of the fitted policy.
+        hidden, epochs: The trunk's widths and the epochs; `None` for the config's.
+
+    Returns:
+        `(policy, final_losses)`, as `fit_policy`.
+    """
+    from keras_meta.meta.rollouts import LabellingCallback
+    from keras_meta.meta.training import fit_policy
+
+    has_label = data["label_kind"] != LabellingCallback.UNLABELLED
+    has_value = data["has_value"] | config.forced_climb_values
+    return fit_policy(
         data["features"],
         data["labels"],
         data["values"],
         has_label=None if has_label.all() else has_label,
         has_value=None if has_value.all() else has_value,
-        hidden=config.hidden,
-        epochs=config.train_epochs,
+        hidden=config.hidden if hidden is None else hidden,
+        epochs=config.train_epochs if epochs is None else epochs,
         value_clip=config.value_clip,
         seed=config.seed,
         card=card,
     )
-    policy.card["training"]["final_fit_losses"] = final_losses
-    policy.save(output_dir / f"round_{round_index}" / "policy")
 
 
 def _load_rollouts(directories) -> dict[str, np.ndarray]:
