@@ -24,6 +24,16 @@ configs/meta-v16.json --output runs/meta-v16`):
 `--learning-curve` refits at the run's own size on random 25%, 50% and 100%
 of the training decisions instead, each with the same number of gradient
 steps: does held-out regret fall as the data grows?
+
+`--seeds N` repeats every fit with N fit seeds (the config's seed plus 0 to
+N - 1; for the learning curve each seed also draws its own subset) and prints
+each figure's mean and standard deviation over them, plus the held-out figures
+of the fits' ensemble (their mean action probabilities). `--held-out RUN ...`
+also scores on other runs' held-out evaluation decisions (another seed's run:
+states the fits never saw), one extra pair of columns per run.
+
+    python benchmarks/experiments/imitation_ceiling.py runs/meta-v16 --learning-curve --seeds 5 \
+        --held-out runs/meta-v16-seed1
 """
 
 from __future__ import annotations
@@ -58,9 +68,9 @@ def scores(choices: np.ndarray, data: dict) -> dict:
     return {"agreement": float(np.mean(choices == data["labels"].argmax(axis=1))), "regret": float(np.nanmean(regret))}
 
 
-def refit(config: MetaTrainConfig, decisions: dict, hidden, epochs, card=None):
-    """The policy fitted to `decisions` as the meta-training pipeline fits it, at another size or length."""
-    return fit_decisions(config, decisions, card=card, hidden=hidden, epochs=epochs)[0]
+def refit(config: MetaTrainConfig, decisions: dict, hidden, epochs, card=None, seed=None):
+    """The policy fitted to `decisions` as the meta-training pipeline fits it, at another size, length or seed."""
+    return fit_decisions(config, decisions, card=card, hidden=hidden, epochs=epochs, seed=seed)[0]
 
 
 def labelled(data: dict) -> dict:
@@ -68,55 +78,82 @@ def labelled(data: dict) -> dict:
     return {key: value[keep] for key, value in data.items()}
 
 
+def probabilities_of(policy, data: dict) -> np.ndarray:
+    return policy.evaluate_batch(data["features"])[0]
+
+
+def cell(values) -> str:
+    """One figure, or its mean and standard deviation over seeds."""
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
+
+
+def fit_specs(args, config: MetaTrainConfig, n_decisions: int) -> list:
+    """`(name, hidden, epochs, rows_of_seed)` of every fit the options ask for."""
+    if args.learning_curve:
+
+        def rows_of(fraction):
+            return lambda k: np.random.default_rng(k).permutation(n_decisions)[: round(fraction * n_decisions)]
+
+        return [
+            (f"{share:.0%} of the decisions", config.hidden, round(config.train_epochs / share), rows_of(share))
+            for share in FRACTIONS
+        ]
+    every_row = np.arange(n_decisions)
+    return [
+        (name, *(variant or (config.hidden, config.train_epochs)), lambda k: every_row)
+        for name, variant in VARIANTS.items()
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="a finished meta-train output folder")
     parser.add_argument("--learning-curve", action="store_true", help="refit on growing fractions of the data")
+    parser.add_argument("--seeds", type=int, default=1, help="fit seeds per fit (default 1)")
+    parser.add_argument("--held-out", nargs="*", default=[], help="other runs whose held-out decisions to score on")
     args = parser.parse_args()
     run = pathlib.Path(args.run)
     config = MetaTrainConfig.from_dict(json.loads((run / "config.json").read_text()))
     train = _load_rollouts(sorted(run.glob("round_*/rollouts")))
-    held_out = labelled(_load_rollouts([run / "evaluation"]))
+    held_out = {
+        pathlib.Path(path).name: labelled(_load_rollouts([pathlib.Path(path) / "evaluation"]))
+        for path in [run, *args.held_out]
+    }
     train_labelled = labelled(train)
     print(f"{run}: {len(train['features'])} training decisions ({len(train_labelled['features'])} with look-ahead")
-    print(f"labels), {len(held_out['features'])} held-out labelled decisions\n")
-    print("| fit | train agreement | train regret | held-out agreement | held-out regret |")
-    print("|---|---|---|---|---|")
-    keep_train = scores(np.full(len(train_labelled["features"]), KEEP), train_labelled)
-    keep_held = scores(np.full(len(held_out["features"]), KEEP), held_out)
-    print(
-        f"| always keep the rate | {keep_train['agreement']:.3f} | {keep_train['regret']:.3f} | "
-        f"{keep_held['agreement']:.3f} | {keep_held['regret']:.3f} |"
-    )
-    if args.learning_curve:
-        rng = np.random.default_rng(0)
-        order = rng.permutation(len(train["features"]))
-        fits = [
-            (
-                f"{fraction:.0%} of the decisions",
-                config.hidden,
-                round(config.train_epochs / fraction),
-                order[: round(fraction * len(order))],
-            )
-            for fraction in FRACTIONS
-        ]
-    else:
-        fits = [
-            (name, *(variant or (config.hidden, config.train_epochs)), np.arange(len(train["features"])))
-            for name, variant in VARIANTS.items()
-        ]
-    for name, hidden, epochs, rows in fits:
-        subset = {key: value[rows] for key, value in train.items()}
-        policy = refit(config, subset, hidden, epochs)
-        fitted = {}
-        for split, data in (("train", labelled(subset)), ("held", held_out)):
-            probabilities, _ = policy.evaluate_batch(data["features"])
-            fitted[split] = scores(probabilities.argmax(axis=1), data)
-        print(
-            f"| {name} ({'x'.join(map(str, hidden))}, {epochs} epochs) | {fitted['train']['agreement']:.3f} | "
-            f"{fitted['train']['regret']:.3f} | {fitted['held']['agreement']:.3f} | {fitted['held']['regret']:.3f} |",
-            flush=True,
-        )
+    sizes = ", ".join(f"{name} {len(data['features'])}" for name, data in held_out.items())
+    print(f"labels); held-out labelled decisions: {sizes}")
+    print(f"{args.seeds} fit seed(s) per fit\n")
+    held_columns = " | ".join(f"{name} agreement | {name} regret" for name in held_out)
+    print(f"| fit | train agreement | train regret | {held_columns} |")
+    print("|---|---|---|" + "---|---|" * len(held_out))
+    keep = [scores(np.full(len(data["features"]), KEEP), data) for data in [train_labelled, *held_out.values()]]
+    print("| always keep the rate | " + " | ".join(f"{s['agreement']:.3f} | {s['regret']:.3f}" for s in keep) + " |")
+    for name, hidden, epochs, rows_of_seed in fit_specs(args, config, len(train["features"])):
+        figures = {}  # (split, figure) -> one value per seed
+        held_probabilities = {split: [] for split in held_out}
+        for k in range(args.seeds):
+            subset = {key: value[rows_of_seed(k)] for key, value in train.items()}
+            policy = refit(config, subset, hidden, epochs, seed=config.seed + k)
+            fitted = labelled(subset)
+            for split, data in [("train", fitted), *held_out.items()]:
+                probabilities = probabilities_of(policy, data)
+                if split != "train":
+                    held_probabilities[split].append(probabilities)
+                for figure, value in scores(probabilities.argmax(axis=1), data).items():
+                    figures.setdefault((split, figure), []).append(value)
+        splits = ["train", *held_out]
+        row = " | ".join(cell(figures[(split, figure)]) for split in splits for figure in ("agreement", "regret"))
+        print(f"| {name} ({'x'.join(map(str, hidden))}, {epochs} epochs) | {row} |", flush=True)
+        if args.seeds > 1:
+            ensemble = [
+                scores(np.mean(held_probabilities[split], axis=0).argmax(axis=1), data)
+                for split, data in held_out.items()
+            ]
+            cells = " | ".join(f"{s['agreement']:.3f} | {s['regret']:.4f}" for s in ensemble)
+            print(f"| ensemble of its {args.seeds} fits | - | - | {cells} |", flush=True)
 
 
 if __name__ == "__main__":

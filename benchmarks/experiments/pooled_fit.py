@@ -14,6 +14,12 @@ Usage (from the repository root, after `make reproduce-default`'s two
 `keras-meta meta-train` runs):
 
     python benchmarks/experiments/pooled_fit.py runs/meta-v16 runs/meta-v16-seed1 --output runs/candidates/pooled
+
+`--seeds N` (N >= 2) refits each member and the pooled policy with N fit
+seeds (each config's seed plus 0 to N - 1; seed 0's refits are the members
+themselves) and prints each fit's mean and standard deviation over seeds, then
+the ensembles of all fits: every member refit, and every pooled fit. The
+pooled policy saved is seed 0's.
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ import argparse
 import json
 import pathlib
 
-from imitation_ceiling import labelled  # the script's folder is on the path
+import numpy as np
+from imitation_ceiling import cell  # the script's folder is on the path
+from imitation_ceiling import labelled
+from imitation_ceiling import probabilities_of
 from imitation_ceiling import refit
 from imitation_ceiling import scores
 
-from keras_meta.meta.ensemble import build_ensemble
 from keras_meta.meta.pipeline import MetaTrainConfig
 from keras_meta.meta.pipeline import _load_rollouts
 from keras_meta.policy import load_policy
@@ -35,8 +43,25 @@ DEFAULT_CARD_SETTINGS = ("act_every", "final_cooldown", "fit_guard", "lr_floor",
 
 
 def _scores(policy, data: dict) -> dict:
-    probabilities, _ = policy.evaluate_batch(data["features"])
+    return scores(probabilities_of(policy, data).argmax(axis=1), data)
+
+
+def _mean_scores(policies, data: dict) -> dict:
+    """Scores of the mean action probabilities of `policies`, as an ensemble acts."""
+    probabilities = np.mean([probabilities_of(policy, data) for policy in policies], axis=0)
     return scores(probabilities.argmax(axis=1), data)
+
+
+def _print_table(rows: dict, held_out: dict) -> None:
+    """`rows` maps a name to a function from held-out data to a list of score dicts (one per seed)."""
+    print("| policy | " + " | ".join(f"{name} agreement | {name} regret" for name in held_out) + " |")
+    print("|---|" + "---|---|" * len(held_out))
+    for name, score_of in rows.items():
+        cells = []
+        for data in held_out.values():
+            per_seed = score_of(data)
+            cells += [cell([s["agreement"] for s in per_seed]), cell([s["regret"] for s in per_seed])]
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 
 def main() -> None:
@@ -44,10 +69,12 @@ def main() -> None:
     parser.add_argument("runs", nargs=2, help="two finished meta-train output folders of one recipe")
     parser.add_argument("--output", required=True, help="where to save the pooled policy")
     parser.add_argument("--card-from", default="default", help="policy whose card settings the pooled one takes")
+    parser.add_argument("--seeds", type=int, default=1, help="fit seeds per fit (default 1: no refits)")
     args = parser.parse_args()
     runs = [pathlib.Path(run) for run in args.runs]
-    config = MetaTrainConfig.from_dict(json.loads((runs[0] / "config.json").read_text()))
-    train = _load_rollouts([path for run in runs for path in sorted(run.glob("round_*/rollouts"))])
+    configs = [MetaTrainConfig.from_dict(json.loads((run / "config.json").read_text())) for run in runs]
+    own_data = [_load_rollouts(sorted(run.glob("round_*/rollouts"))) for run in runs]
+    train = {key: np.concatenate([data[key] for data in own_data]) for key in own_data[0]}
     settings = load_policy(args.card_from).card
     card = {
         "name": "pooled",
@@ -57,29 +84,42 @@ def main() -> None:
         "decisions_per_run": 40,
         **{key: settings[key] for key in DEFAULT_CARD_SETTINGS if key in settings},
     }
-    pooled = refit(config, train, config.hidden, config.train_epochs, card=card)
-    pooled.save(args.output)
+    config = configs[0]
+    pooled = [
+        refit(config, train, config.hidden, config.train_epochs, card=card, seed=config.seed + k)
+        for k in range(args.seeds)
+    ]
+    pooled[0].save(args.output)
     members = [load_policy(run / "policy") for run in runs]
-    candidates = {
-        f"{runs[0].name} alone": members[0],
-        f"{runs[1].name} alone": members[1],
-        "their ensemble (the default's recipe)": build_ensemble(members, name="ensemble"),
-        "one fit on the pooled rollouts": pooled,
-    }
     held_out = {run.name: labelled(_load_rollouts([run / "evaluation"])) for run in runs}
     print(
         f"{len(train['features'])} pooled training decisions; held-out labelled decisions: "
         + ", ".join(f"{name} {len(data['features'])}" for name, data in held_out.items())
-        + "\n"
+        + f"; {args.seeds} fit seed(s)\n"
     )
-    print("| policy | " + " | ".join(f"{name} agreement | {name} regret" for name in held_out) + " |")
-    print("|---|" + "---|---|" * len(held_out))
-    for name, policy in candidates.items():
-        cells = []
-        for data in held_out.values():
-            score = _scores(policy, data)
-            cells += [f"{score['agreement']:.3f}", f"{score['regret']:.4f}"]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    if args.seeds == 1:
+        rows = {
+            f"{runs[0].name} alone": lambda data: [_scores(members[0], data)],
+            f"{runs[1].name} alone": lambda data: [_scores(members[1], data)],
+            "their ensemble (the default's recipe)": lambda data: [_mean_scores(members, data)],
+            "one fit on the pooled rollouts": lambda data: [_scores(pooled[0], data)],
+        }
+    else:
+        refits = [
+            [refit(c, d, c.hidden, c.train_epochs, seed=c.seed + k) for k in range(args.seeds)]
+            for c, d in zip(configs, own_data)
+        ]
+        rows = {
+            f"{runs[0].name} refit": lambda data: [_scores(p, data) for p in refits[0]],
+            f"{runs[1].name} refit": lambda data: [_scores(p, data) for p in refits[1]],
+            "ensemble of the two refits of one seed (the default's recipe)": lambda data: [
+                _mean_scores(pair, data) for pair in zip(*refits)
+            ],
+            "one fit on the pooled rollouts": lambda data: [_scores(p, data) for p in pooled],
+            f"ensemble of all {2 * args.seeds} member refits": lambda data: [_mean_scores(refits[0] + refits[1], data)],
+            f"ensemble of all {args.seeds} pooled fits": lambda data: [_mean_scores(pooled, data)],
+        }
+    _print_table(rows, held_out)
     print(f"\nPooled policy: {args.output}")
 
 

@@ -344,7 +344,7 @@ def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: i
     policy.save(output_dir / f"round_{round_index}" / "policy")
 
 
-def fit_decisions(config: MetaTrainConfig, data: dict, card=None, hidden=None, epochs=None):
+def fit_decisions(config: MetaTrainConfig, data: dict, card=None, hidden=None, epochs=None, seed=None):
     """Fits a policy to labelled decisions (from `_load_rollouts`) as a round of `config` does.
 
     Args:
@@ -352,6 +352,7 @@ def fit_decisions(config: MetaTrainConfig, data: dict, card=None, hidden=None, e
         data: Dict of arrays, the decisions.
         card: Dict or `None`. Card entries of the fitted policy.
         hidden, epochs: The trunk's widths and the epochs; `None` for the config's.
+        seed: Integer or `None`. The fit's seed; `None` for the config's.
 
     Returns:
         `(policy, final_losses)`, as `fit_policy`.
@@ -370,7 +371,7 @@ def fit_decisions(config: MetaTrainConfig, data: dict, card=None, hidden=None, e
         hidden=config.hidden if hidden is None else hidden,
         epochs=config.train_epochs if epochs is None else epochs,
         value_clip=config.value_clip,
-        seed=config.seed,
+        seed=config.seed if seed is None else seed,
         card=card,
     )
 
