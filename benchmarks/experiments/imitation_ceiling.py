@@ -82,10 +82,10 @@ def probabilities_of(policy, data: dict) -> np.ndarray:
     return policy.evaluate_batch(data["features"])[0]
 
 
-def cell(values) -> str:
-    """One figure, or its mean and standard deviation over seeds."""
+def cell(values, digits: int = 3) -> str:
+    """One figure (to `digits` decimals), or its mean and standard deviation over seeds."""
     if len(values) == 1:
-        return f"{values[0]:.3f}"
+        return f"{values[0]:.{digits}f}"
     return f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
 
 

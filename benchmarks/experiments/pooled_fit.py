@@ -60,7 +60,7 @@ def _print_table(rows: dict, held_out: dict) -> None:
         cells = []
         for data in held_out.values():
             per_seed = score_of(data)
-            cells += [cell([s["agreement"] for s in per_seed]), cell([s["regret"] for s in per_seed])]
+            cells += [cell([s["agreement"] for s in per_seed]), cell([s["regret"] for s in per_seed], digits=4)]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 

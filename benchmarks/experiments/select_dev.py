@@ -226,7 +226,9 @@ def table(records) -> str:
         cells = [f"{cell(task, m, 'regret')} | {cell(task, m, 'fraction_of_hyperband')}" for m in methods]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     regrets = [geometric_mean([per_task[t][m]["regret"] for t in tasks if m in per_task[t]]) for m in methods]
-    fractions = [np.median([per_task[t][m]["fraction_of_hyperband"] for t in tasks if m in per_task[t]]) for m in methods]
+    fractions = [
+        np.median([per_task[t][m]["fraction_of_hyperband"] for t in tasks if m in per_task[t]]) for m in methods
+    ]
     summary = [f"{regret:.3f} | {format_fraction(fraction)}" for regret, fraction in zip(regrets, fractions)]
     lines.append("| all tasks (regret: geometric mean; epochs: median task) | " + " | ".join(summary) + " |")
     return "\n".join(lines)
