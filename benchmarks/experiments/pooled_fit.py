@@ -35,6 +35,7 @@ from imitation_ceiling import probabilities_of
 from imitation_ceiling import refit
 from imitation_ceiling import scores
 
+from keras_meta.meta.ensemble import build_ensemble
 from keras_meta.meta.pipeline import MetaTrainConfig
 from keras_meta.meta.pipeline import _load_rollouts
 from keras_meta.policy import load_policy
@@ -64,12 +65,24 @@ def _print_table(rows: dict, held_out: dict) -> None:
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 
+def _save_fit_ensemble(refits, settings: dict, output: str) -> None:
+    """Saves the ensemble of `refits` with the card settings of `settings` (the default's)."""
+    ensemble = build_ensemble(
+        refits,
+        name=pathlib.Path(output).name,
+        **{key: settings[key] for key in DEFAULT_CARD_SETTINGS if key in settings and key != "final_cooldown"},
+    )
+    ensemble.save(output)
+    print(f"Ensemble of {len(refits)} refits: {output}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs=2, help="two finished meta-train output folders of one recipe")
     parser.add_argument("--output", required=True, help="where to save the pooled policy")
     parser.add_argument("--card-from", default="default", help="policy whose card settings the pooled one takes")
     parser.add_argument("--seeds", type=int, default=1, help="fit seeds per fit (default 1: no refits)")
+    parser.add_argument("--ensemble-output", help="with --seeds: where to save the ensemble of all member refits")
     args = parser.parse_args()
     runs = [pathlib.Path(run) for run in args.runs]
     configs = [MetaTrainConfig.from_dict(json.loads((run / "config.json").read_text())) for run in runs]
@@ -106,9 +119,16 @@ def main() -> None:
         }
     else:
         refits = [
-            [refit(c, d, c.hidden, c.train_epochs, seed=c.seed + k) for k in range(args.seeds)]
-            for c, d in zip(configs, own_data)
+            [
+                refit(
+                    c, d, c.hidden, c.train_epochs, seed=c.seed + k, card={**member.card, "name": f"{run.name}-fit{k}"}
+                )
+                for k in range(args.seeds)
+            ]
+            for c, d, member, run in zip(configs, own_data, members, runs)
         ]
+        if args.ensemble_output:
+            _save_fit_ensemble(refits[0] + refits[1], settings, args.ensemble_output)
         rows = {
             f"{runs[0].name} refit": lambda data: [_scores(p, data) for p in refits[0]],
             f"{runs[1].name} refit": lambda data: [_scores(p, data) for p in refits[1]],
