@@ -9,10 +9,16 @@ prints two tables, with the report's definitions (`keras_meta.bench.metrics`):
 2. Wins: for each task and baseline, MetaLR's mean test loss over the
    baseline's, and on how many seeds MetaLR's loss is the lower, so that a
    task won or lost by less than the seeds' spread shows as such.
+3. With `--against OTHER`: the policy against another policy's fits of the
+   same cache, start by start: the ratio of their geometric-mean scores with
+   the report's paired bootstrap interval over seeds, and on how many tasks
+   the policy's score is the lower.
 
 Usage (from the repository root):
 
     python benchmarks/experiments/suite_breakdown.py benchmarks/public-suite
+    python benchmarks/experiments/suite_breakdown.py benchmarks/public-suite --policy runs/candidates/rebuild2 \
+        --against default
 
 It reads the records the benchmark's report of the same folder and policy
 (`--policy`, default `default`) is made of, by their cache keys; the report
@@ -94,10 +100,25 @@ def wins_table(by_seed):
     return "\n".join(lines)
 
 
+def against_table(records, other_records):
+    """The policy's fits against another policy's, start by start."""
+    ours, theirs = metrics.losses_by_seed(records), metrics.losses_by_seed(other_records)
+    our_scores, their_scores = metrics.scores(records), metrics.scores(other_records)
+    lines = ["| start | score ratio (90% seed interval) | tasks where it is lower |", "|---|---|---|"]
+    for start in STARTS:
+        ratio, low, high = metrics.ratio_interval(
+            {task: ours[task][start] for task in ours}, {task: theirs[task][start] for task in theirs}
+        )
+        lower = sum(our_scores[task][start] < their_scores[task][start] for task in our_scores)
+        lines.append(f"| {start.split('@')[1]} | {ratio:.3f} ({low:.2f}-{high:.2f}) | {lower} of {len(our_scores)} |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", help="a `keras-meta bench` output folder (its cache, records.jsonl)")
     parser.add_argument("--policy", default="default", help="the policy of the MetaLR records (default: default)")
+    parser.add_argument("--against", help="another policy whose fits of the same cache to compare with")
     args = parser.parse_args()
     records = current_records(args.output, args.policy)
     task_scores = metrics.scores(records)
@@ -111,6 +132,9 @@ def main():
     wins = {b: metrics.win_rate(task_scores, REFERENCE_START, b) for b in BASELINES}
     print("\nwin rates:", ", ".join(f"{b} {w:.0%}" for b, w in wins.items()))
     print("tasks needed for 2/3:", math.ceil(2 / 3 * len(task_scores)), "of", len(task_scores))
+    if args.against:
+        print(f"\n{args.policy} against {args.against}: ratio of geometric-mean scores (below 1: better)\n")
+        print(against_table(records, current_records(args.output, args.against)))
 
 
 if __name__ == "__main__":
