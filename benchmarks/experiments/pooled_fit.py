@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--card-from", default="default", help="policy whose card settings the pooled one takes")
     parser.add_argument("--seeds", type=int, default=1, help="fit seeds per fit (default 1: no refits)")
     parser.add_argument("--ensemble-output", help="with --seeds: where to save the ensemble of all member refits")
+    parser.add_argument("--pairs-output", help="with --seeds: a folder for each seed's two-refit ensemble, pair-K")
     args = parser.parse_args()
     runs = [pathlib.Path(run) for run in args.runs]
     configs = [MetaTrainConfig.from_dict(json.loads((run / "config.json").read_text())) for run in runs]
@@ -129,6 +130,9 @@ def main() -> None:
         ]
         if args.ensemble_output:
             _save_fit_ensemble(refits[0] + refits[1], settings, args.ensemble_output)
+        if args.pairs_output:
+            for k, pair in enumerate(zip(*refits)):
+                _save_fit_ensemble(list(pair), settings, str(pathlib.Path(args.pairs_output) / f"pair-{k}"))
         rows = {
             f"{runs[0].name} refit": lambda data: [_scores(p, data) for p in refits[0]],
             f"{runs[1].name} refit": lambda data: [_scores(p, data) for p in refits[1]],
