@@ -156,6 +156,22 @@ def test_the_same_config_reproduces_the_policy_bit_for_bit(tmp_path):
                 np.testing.assert_array_equal(first[name], second[name])
 
 
+def test_fit_decisions_refits_a_rounds_policy_and_its_seed_changes_the_fit(tiny_run, tmp_path):
+    from keras_meta.meta.pipeline import _load_rollouts
+    from keras_meta.meta.pipeline import fit_decisions
+
+    run = tiny_run / "run"
+    config = MetaTrainConfig.from_dict(json.loads((run / "config.json").read_text()))
+    data = _load_rollouts([run / "round_0" / "rollouts", run / "round_1" / "rollouts"])
+    round_policy = load_policy(run / "round_1" / "policy")
+    refit, _ = fit_decisions(config, data)
+    other_seed, _ = fit_decisions(config, data, seed=config.seed + 1)
+    probabilities = round_policy.evaluate_batch(data["features"])[0]
+    refit.save(tmp_path / "refit")  # saving rounds the weights as the round's policy was rounded
+    np.testing.assert_array_equal(load_policy(tmp_path / "refit").evaluate_batch(data["features"])[0], probabilities)
+    assert np.abs(other_seed.evaluate_batch(data["features"])[0] - probabilities).max() > 1e-3
+
+
 def test_the_task_family_of_a_config_is_what_its_tasks_are_drawn_with():
     from keras_meta.meta.families import sample_task
 
