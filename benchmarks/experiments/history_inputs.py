@@ -32,14 +32,13 @@ from unittest import mock
 
 import numpy as np
 from imitation_ceiling import cell  # the script's folder is on the path
-from imitation_ceiling import probabilities_of
-from imitation_ceiling import scores
+from imitation_ceiling import labelled
+from imitation_ceiling import policy_scores
 
 from keras_meta.features import FEATURE_NAMES
 from keras_meta.meta.pipeline import MetaTrainConfig
 from keras_meta.meta.pipeline import _load_rollouts
 from keras_meta.meta.pipeline import fit_decisions
-from keras_meta.meta.rollouts import LabellingCallback
 
 ACTION_HISTORY = ("last_log2_multiplier", "slope_change", "slope")
 CURVE_HISTORY = ACTION_HISTORY + ("curvature", "noise", "log_loss_vs_best", "val_slope", "log_lr_vs_initial")
@@ -64,19 +63,14 @@ def with_history(directories, columns, depth: int) -> dict:
                 continue
             with np.load(path, allow_pickle=False) as rollout:
                 features = rollout["features"]
-            past = [np.zeros((len(features), len(indices)))]
+            past = []
             for lag in range(1, depth + 1):
                 lagged = np.zeros((len(features), len(indices)))
                 lagged[lag:] = features[:-lag, indices]
                 past.append(lagged)
-            extended.append(np.concatenate([features, *past[1:]], axis=1))
+            extended.append(np.concatenate([features, *past], axis=1))
     data["features"] = np.concatenate(extended)
     return data
-
-
-def labelled(data: dict) -> dict:
-    keep = data["label_kind"] == LabellingCallback.LOOKAHEAD
-    return {key: value[keep] for key, value in data.items()}
 
 
 def fit(config: MetaTrainConfig, data: dict, seed: int):
@@ -110,7 +104,7 @@ def main() -> None:
             train = with_history(sorted(train_run.glob("round_*/rollouts")), history, depth)
             policies = [fit(config, train, config.seed + k) for k in range(args.seeds)]
             for data in held_out.values():
-                per_seed = [scores(probabilities_of(p, data).argmax(axis=1), data) for p in policies]
+                per_seed = [policy_scores([p], data) for p in policies]
                 cells += [cell([s["agreement"] for s in per_seed]), cell([s["regret"] for s in per_seed], digits=4)]
         print(
             f"| {name} ({len(FEATURE_NAMES) + len(history) * depth} inputs) | " + " | ".join(cells) + " |", flush=True

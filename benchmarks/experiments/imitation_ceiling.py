@@ -82,6 +82,12 @@ def probabilities_of(policy, data: dict) -> np.ndarray:
     return policy.evaluate_batch(data["features"])[0]
 
 
+def policy_scores(policies, data: dict) -> dict:
+    """`scores` of the mean action probabilities of `policies` (one policy, or an ensemble's members)."""
+    probabilities = np.mean([probabilities_of(policy, data) for policy in policies], axis=0)
+    return scores(probabilities.argmax(axis=1), data)
+
+
 def cell(values, digits: int = 3) -> str:
     """One figure (to `digits` decimals), or its mean and standard deviation over seeds."""
     if len(values) == 1:

@@ -31,9 +31,8 @@ import pathlib
 import numpy as np
 from imitation_ceiling import cell  # the script's folder is on the path
 from imitation_ceiling import labelled
-from imitation_ceiling import probabilities_of
+from imitation_ceiling import policy_scores
 from imitation_ceiling import refit
-from imitation_ceiling import scores
 
 from keras_meta.meta.ensemble import build_ensemble
 from keras_meta.meta.pipeline import MetaTrainConfig
@@ -41,16 +40,6 @@ from keras_meta.meta.pipeline import _load_rollouts
 from keras_meta.policy import load_policy
 
 DEFAULT_CARD_SETTINGS = ("act_every", "final_cooldown", "fit_guard", "lr_floor", "climb_ramp", "climb_ramp_steps")
-
-
-def _scores(policy, data: dict) -> dict:
-    return scores(probabilities_of(policy, data).argmax(axis=1), data)
-
-
-def _mean_scores(policies, data: dict) -> dict:
-    """Scores of the mean action probabilities of `policies`, as an ensemble acts."""
-    probabilities = np.mean([probabilities_of(policy, data) for policy in policies], axis=0)
-    return scores(probabilities.argmax(axis=1), data)
 
 
 def _print_table(rows: dict, held_out: dict) -> None:
@@ -113,10 +102,10 @@ def main() -> None:
     )
     if args.seeds == 1:
         rows = {
-            f"{runs[0].name} alone": lambda data: [_scores(members[0], data)],
-            f"{runs[1].name} alone": lambda data: [_scores(members[1], data)],
-            "their ensemble (the default's recipe)": lambda data: [_mean_scores(members, data)],
-            "one fit on the pooled rollouts": lambda data: [_scores(pooled[0], data)],
+            f"{runs[0].name} alone": lambda data: [policy_scores([members[0]], data)],
+            f"{runs[1].name} alone": lambda data: [policy_scores([members[1]], data)],
+            "their ensemble (the default's recipe)": lambda data: [policy_scores(members, data)],
+            "one fit on the pooled rollouts": lambda data: [policy_scores([pooled[0]], data)],
         }
     else:
         refits = [
@@ -134,14 +123,16 @@ def main() -> None:
             for k, pair in enumerate(zip(*refits)):
                 _save_fit_ensemble(list(pair), settings, str(pathlib.Path(args.pairs_output) / f"pair-{k}"))
         rows = {
-            f"{runs[0].name} refit": lambda data: [_scores(p, data) for p in refits[0]],
-            f"{runs[1].name} refit": lambda data: [_scores(p, data) for p in refits[1]],
+            f"{runs[0].name} refit": lambda data: [policy_scores([p], data) for p in refits[0]],
+            f"{runs[1].name} refit": lambda data: [policy_scores([p], data) for p in refits[1]],
             "ensemble of the two refits of one seed (the default's recipe)": lambda data: [
-                _mean_scores(pair, data) for pair in zip(*refits)
+                policy_scores(pair, data) for pair in zip(*refits)
             ],
-            "one fit on the pooled rollouts": lambda data: [_scores(p, data) for p in pooled],
-            f"ensemble of all {2 * args.seeds} member refits": lambda data: [_mean_scores(refits[0] + refits[1], data)],
-            f"ensemble of all {args.seeds} pooled fits": lambda data: [_mean_scores(pooled, data)],
+            "one fit on the pooled rollouts": lambda data: [policy_scores([p], data) for p in pooled],
+            f"ensemble of all {2 * args.seeds} member refits": lambda data: [
+                policy_scores(refits[0] + refits[1], data)
+            ],
+            f"ensemble of all {args.seeds} pooled fits": lambda data: [policy_scores(pooled, data)],
         }
     _print_table(rows, held_out)
     print(f"\nPooled policy: {args.output}")

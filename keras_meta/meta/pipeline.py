@@ -304,12 +304,9 @@ def _claim_output_dir(config: MetaTrainConfig, output_dir: pathlib.Path) -> None
 
 
 def _fit_round(config: MetaTrainConfig, output_dir: pathlib.Path, round_index: int) -> None:
-    from keras_meta.meta.rollouts import LabellingCallback
-
     rollout_dirs = [output_dir / f"round_{r}" / "rollouts" for r in range(round_index + 1)]
     data = _load_rollouts(rollout_dirs)
-    has_label = data["label_kind"] != LabellingCallback.UNLABELLED
-    has_value = data["has_value"] | config.forced_climb_values
+    has_label, has_value = _head_masks(config, data)
     card = {
         "name": config.name,
         "version": f"{config.seed}.{round_index}",
@@ -357,11 +354,9 @@ def fit_decisions(config: MetaTrainConfig, data: dict, card=None, hidden=None, e
     Returns:
         `(policy, final_losses)`, as `fit_policy`.
     """
-    from keras_meta.meta.rollouts import LabellingCallback
     from keras_meta.meta.training import fit_policy
 
-    has_label = data["label_kind"] != LabellingCallback.UNLABELLED
-    has_value = data["has_value"] | config.forced_climb_values
+    has_label, has_value = _head_masks(config, data)
     return fit_policy(
         data["features"],
         data["labels"],
@@ -374,6 +369,13 @@ def fit_decisions(config: MetaTrainConfig, data: dict, card=None, hidden=None, e
         seed=config.seed if seed is None else seed,
         card=card,
     )
+
+
+def _head_masks(config: MetaTrainConfig, data: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Which decisions train the action head (a label) and which the value head (a value target)."""
+    from keras_meta.meta.rollouts import LabellingCallback
+
+    return data["label_kind"] != LabellingCallback.UNLABELLED, data["has_value"] | config.forced_climb_values
 
 
 def _load_rollouts(directories) -> dict[str, np.ndarray]:
