@@ -5,10 +5,12 @@ the untrained model's. From these losses, and from the validation loss of
 each finished epoch, the rules here decide
 
 * whether the run has diverged: `divergence_cause` (an explosion, or a
-  relapse after the data was fitted) and `started_too_high` (the start
+  relapse after the loss had fallen far) and `started_too_high` (the start
   guard, before the policy's first decision);
-* whether the training data is fitted (`data_fitted`), after which the rate
-  may no longer climb (`rate_ceiling`);
+* whether the loss has fallen below `exp(-g)` of the untrained model's
+  (`fallen_below`): for the fit guard, the training data is fitted, after
+  which the rate may no longer climb (`rate_ceiling`); for the relapse
+  guard, a return to the untrained loss is a relapse;
 * how fast the rate may climb above the optimizer's default (`climb_limit`);
 * how far a decision may anneal the rate (`rate_floor`).
 
@@ -40,7 +42,9 @@ def recent_loss(losses) -> float:
     return float(np.mean(losses[-RECENT_WINDOW:]))
 
 
-def divergence_cause(loss: float, untrained_loss: float, explosion_factor: float | None, fitted: bool) -> str | None:
+def divergence_cause(
+    loss: float, untrained_loss: float, explosion_factor: float | None, relapse_armed: bool
+) -> str | None:
     """Whether `loss` counts as a divergence, and why.
 
     Args:
@@ -48,22 +52,24 @@ def divergence_cause(loss: float, untrained_loss: float, explosion_factor: float
         untrained_loss: Float. The untrained model's loss.
         explosion_factor: Float or `None`. A loss above this multiple of the
             untrained one has exploded; `None` never.
-        fitted: Boolean. Whether the fit guard has seen the training data
-            fitted; then a loss back above the untrained one has relapsed.
+        relapse_armed: Boolean. Whether the loss has fallen far below the
+            untrained one (the relapse guard's or the fit guard's
+            `fallen_below`); then a loss back above the untrained one has
+            relapsed.
 
     Returns:
         `"exploded"`, `"relapsed"` or `None`.
 
     Example:
 
-    >>> divergence_cause(12.0, 1.0, explosion_factor=10.0, fitted=False)
+    >>> divergence_cause(12.0, 1.0, explosion_factor=10.0, relapse_armed=False)
     'exploded'
-    >>> divergence_cause(1.5, 1.0, explosion_factor=10.0, fitted=True)
+    >>> divergence_cause(1.5, 1.0, explosion_factor=10.0, relapse_armed=True)
     'relapsed'
     """
     if explosion_factor is not None and loss > explosion_factor * untrained_loss:
         return "exploded"
-    if fitted and loss > untrained_loss:
+    if relapse_armed and loss > untrained_loss:
         return "relapsed"
     return None
 
@@ -85,24 +91,24 @@ def started_too_high(losses, untrained_loss: float, start_guard: float) -> bool:
     return len(losses) >= RECENT_WINDOW and recent_loss(losses) > start_guard * untrained_loss
 
 
-def data_fitted(losses, untrained_loss: float, fit_guard: float) -> bool:
-    """The fit guard's test: the recent loss below `exp(-fit_guard)` of the untrained model's.
+def fallen_below(losses, untrained_loss: float, guard: float) -> bool:
+    """The fit and relapse guards' test: the recent loss below `exp(-guard)` of the untrained model's.
 
     Args:
         losses: Sequence of floats, the recorded training losses.
         untrained_loss: Float. The untrained model's loss.
-        fit_guard: Float > 0.
+        guard: Float > 0: the fit guard's or the relapse guard's value.
 
     Returns:
         `True` once `RECENT_WINDOW` losses are recorded and their mean lies
-        below `exp(-fit_guard)` x the untrained loss.
+        below `exp(-guard)` x the untrained loss.
 
     Example:
 
-    >>> data_fitted([2.0, 0.03, 0.02, 0.01], untrained_loss=2.0, fit_guard=4.0)
+    >>> fallen_below([2.0, 0.03, 0.02, 0.01], untrained_loss=2.0, guard=4.0)
     True
     """
-    return len(losses) >= RECENT_WINDOW and recent_loss(losses) < math.exp(-fit_guard) * untrained_loss
+    return len(losses) >= RECENT_WINDOW and recent_loss(losses) < math.exp(-guard) * untrained_loss
 
 
 def rate_ceiling(lr: float, max_lr: float, fitted_lr: float | None) -> float:

@@ -60,7 +60,7 @@ class Decision:
 
 @dataclasses.dataclass(frozen=True)
 class Recovery:
-    """One recovery from a diverged run: a non-finite or an exploded loss.
+    """One recovery from a diverged run: a non-finite, exploded or relapsed loss.
 
     Attributes:
         step: Integer. The batch count at which the divergence was seen.
@@ -69,7 +69,8 @@ class Recovery:
         new_lr: Float. The reduced rate training carried on with.
         cause: String. `"non-finite"`, `"exploded"` (far above the untrained
             model's loss), `"relapsed"` (back above the untrained model's
-            loss after the fit guard saw the training data fitted) or
+            loss after it had fallen far below it: the relapse guard, or the
+            fit guard's fit) or
             `"started too high"` (the start guard: far above the untrained
             model's loss before the first decision).
     """
@@ -98,7 +99,9 @@ class MetaLRCallback(keras.callbacks.Callback):
     the last good weights and optimizer state, cuts the rate and carries on.
     A starting rate far too large is caught before the policy's first
     decision (`start_guard`): the run starts again from the initial weights
-    at a tenth of the rate.
+    at a tenth of the rate. A run whose loss had fallen far and then returns
+    to the untrained model's (`relapse_guard`) has collapsed, and is
+    recovered from too.
     A policy card may set a fit guard (`fit_guard`): once the training data
     is fitted the rate may no longer climb; a floor (`lr_floor`): while
     the validation loss improves, the rate may not be annealed faster than a
@@ -146,6 +149,14 @@ class MetaLRCallback(keras.callbacks.Callback):
             optimizer state and starts again at `recovery_factor` times the
             rate (cause `"started too high"`), at most twice per `fit`.
             `None` turns this off. Defaults to 3.0.
+        relapse_guard: Float > 0 or `None`. Once the loss (the mean of the
+            last three recorded) has fallen below `exp(-relapse_guard)` of
+            the untrained model's, a loss back above the untrained model's
+            means the run has collapsed: a rate too large has thrown the
+            model out of what it learned, for example onto a constant
+            predictor, whose loss is the untrained one and which no later
+            rate recovers. It is recovered from like an explosion (cause
+            `"relapsed"`). `None` turns this off. Defaults to 1.0.
         recovery_factor: Float in (0, 1). The rate is multiplied by this on
             each recovery. Defaults to 0.1.
         max_recoveries: Integer. After this many recoveries in a row without
@@ -179,7 +190,8 @@ class MetaLRCallback(keras.callbacks.Callback):
             gambles the fit away: the training loss has little left to
             gain, the validation loss much to lose), and a loss back above
             the untrained model's counts as a divergence, recovered from
-            like an explosion (cause `"relapsed"`). 0 turns the guard off.
+            like an explosion (cause `"relapsed"`; the relapse guard alone
+            has this rule from a smaller fall). 0 turns the guard off.
             `None` takes the policy card's `fit_guard` (0 for policies
             without one).
         lr_floor: Float >= 0 or `None`. A floor under the policy's
@@ -225,6 +237,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         recover_non_finite=True,
         explosion_factor=10.0,
         start_guard=3.0,
+        relapse_guard=1.0,
         recovery_factor=0.1,
         max_recoveries=3,
         snapshot_every=None,
@@ -252,6 +265,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             climb_ramp_steps=climb_ramp_steps,
             explosion_factor=explosion_factor,
             start_guard=start_guard,
+            relapse_guard=relapse_guard,
         )
         self.policy = load_policy(policy)
         keep = np.flatnonzero(self.policy.actions == 0.0)
@@ -269,6 +283,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self.recover_non_finite = bool(recover_non_finite)
         self.explosion_factor = None if explosion_factor is None else float(explosion_factor)
         self.start_guard = None if start_guard is None else float(start_guard)
+        self.relapse_guard = None if relapse_guard is None else float(relapse_guard)
         self.recovery_factor = float(recovery_factor)
         self.max_recoveries = int(max_recoveries)
         self.snapshot_every = snapshot_every
@@ -304,6 +319,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         self._cooldown_lr: float | None = None  # the rate where the final cool-down began
         self._first_epoch: int | None = None
         self._fitted_lr: float | None = None  # the rate when the fit guard saw the data fitted
+        self._fallen_far = False  # the relapse guard has seen the loss fall below exp(-relapse_guard) x the untrained
         self._start_cuts = 0  # restarts by the start guard
         self._start_running_mean(batch=-1)
 
@@ -362,7 +378,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         if cause:
             self._recover(batch, cause=cause)
             return
-        self._watch_fit()
+        self._watch_fall()
         cooling_down = self._in_final_cooldown()
         if cooling_down:
             self._cool_down()
@@ -530,13 +546,15 @@ class MetaLRCallback(keras.callbacks.Callback):
             return int(self._rng.choice(len(probabilities), p=probabilities))
         return int(np.argmax(probabilities))
 
-    # ------------------------------------------------------------ fit guard
+    # ------------------------------------------------- fit and relapse guards
 
-    def _watch_fit(self):
-        """Notes the rate when the fit guard first sees the training data fitted (see `keras_meta._guards`)."""
+    def _watch_fall(self):
+        """Notes when the loss first falls far enough for the fit and relapse guards (see `keras_meta._guards`)."""
+        if self.relapse_guard and not self._fallen_far:
+            self._fallen_far = guards.fallen_below(self.losses, self._untrained_loss, self.relapse_guard)
         if not self._fit_guard or self._fitted_lr is not None:
             return
-        if guards.data_fitted(self.losses, self._untrained_loss, self._fit_guard):
+        if guards.fallen_below(self.losses, self._untrained_loss, self._fit_guard):
             self._fitted_lr = get_lr(self.model.optimizer)
             if self.verbose:
                 print(f"MetaLRCallback: step {self._step}: data fitted; the rate stays <= {self._fitted_lr:.3g}")
@@ -561,7 +579,8 @@ class MetaLRCallback(keras.callbacks.Callback):
 
     def _diverged_above(self, loss) -> str | None:
         """The cause, if `loss` counts as a divergence: `"exploded"`, `"relapsed"` or `None`."""
-        return guards.divergence_cause(loss, self._untrained_loss, self.explosion_factor, self._fitted_lr is not None)
+        relapse_armed = self._fallen_far or self._fitted_lr is not None
+        return guards.divergence_cause(loss, self._untrained_loss, self.explosion_factor, relapse_armed)
 
     def _divergence(self) -> str | None:
         """Whether the recent loss has diverged: the start guard first, then an explosion or a relapse."""
@@ -641,6 +660,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             "recover_non_finite": self.recover_non_finite,
             "explosion_factor": self.explosion_factor,
             "start_guard": self.start_guard,
+            "relapse_guard": self.relapse_guard,
             "recovery_factor": self.recovery_factor,
             "max_recoveries": self.max_recoveries,
             "snapshot_every": self.snapshot_every,
@@ -710,6 +730,7 @@ def _validate_arguments(
     climb_ramp_steps,
     explosion_factor,
     start_guard,
+    relapse_guard,
 ):
     """Raises a `ValueError` naming the first of `MetaLRCallback`'s arguments out of range."""
     for name, value in (("interval", interval), ("snapshot_every", snapshot_every), ("act_every", act_every)):
@@ -733,6 +754,8 @@ def _validate_arguments(
     for name, value in (("explosion_factor", explosion_factor), ("start_guard", start_guard)):
         if value is not None and not value > 1:
             raise ValueError(f"`{name}` must be > 1 or None. Received: {name}={value}")
+    if relapse_guard is not None and not relapse_guard > 0:
+        raise ValueError(f"`relapse_guard` must be > 0 or None. Received: relapse_guard={relapse_guard}")
 
 
 def _clamp(lr: float, low: float, high: float) -> float:

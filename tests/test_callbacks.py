@@ -387,9 +387,9 @@ def test_fit_guard_counts_a_loss_back_above_the_untrained_ones_as_a_divergence()
     # below explosion_factor times it.
     x, y = regression_data(n_samples=64)
     x, y = np.concatenate([x] * 4 + [x[:16]]), np.concatenate([y] * 4 + [-y[:16]])
-    unguarded = MetaLRCallback(fixed_policy(0.0), interval=2, snapshot_every=1, fit_guard=0.0)
+    unguarded = MetaLRCallback(fixed_policy(0.0), interval=2, snapshot_every=1, fit_guard=0.0, relapse_guard=None)
     fit(linear_model(lr=0.05), unguarded, x=x, y=y, shuffle=False)
-    guarded = MetaLRCallback(fixed_policy(0.0), interval=2, snapshot_every=1, fit_guard=3.0)
+    guarded = MetaLRCallback(fixed_policy(0.0), interval=2, snapshot_every=1, fit_guard=3.0, relapse_guard=None)
     fit(linear_model(lr=0.05), guarded, x=x, y=y, shuffle=False)
 
     assert unguarded.recoveries == [] and unguarded.losses[-1] < 10 * unguarded.losses[0]
@@ -397,6 +397,49 @@ def test_fit_guard_counts_a_loss_back_above_the_untrained_ones_as_a_divergence()
     assert recovery.cause == "relapsed" and recovery.step == 34 and recovery.restored_step == 32
     assert recovery.new_lr == pytest.approx(0.005)
     assert max(guarded.losses) < 10 * guarded.losses[0]  # the relapsed batches are forgotten
+
+
+def test_relapse_guard_needs_no_fit_guard():
+    # The flipped batches of the test above, without a fit guard: the loss
+    # fell below exp(-1) of the untrained model's, so its return above the
+    # untrained loss is a relapse all the same.
+    x, y = regression_data(n_samples=64)
+    x, y = np.concatenate([x] * 4 + [x[:16]]), np.concatenate([y] * 4 + [-y[:16]])
+    guarded = MetaLRCallback(fixed_policy(0.0), interval=2, snapshot_every=1, fit_guard=0.0)
+    fit(linear_model(lr=0.05), guarded, x=x, y=y, shuffle=False)
+    (recovery,) = guarded.recoveries
+    assert recovery.cause == "relapsed" and recovery.step == 34 and recovery.restored_step == 32
+    assert guarded._fitted_lr is None  # the fit guard saw nothing: it is off
+
+
+def collapsing_run(relapse_guard):
+    """A ReLU network whose rate doubles every 8 batches to 0.3: it learns, then is thrown back above its start."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype("float32")
+    y = (np.abs(x[:, :4]).sum(axis=1, keepdims=True) - 3.2).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    callback = MetaLRCallback(fixed_policy(1.0), interval=8, max_lr=0.3, relapse_guard=relapse_guard)
+    fit(model, callback, epochs=12, batch_size=16, x=x, y=y, shuffle=False)
+    return callback, model.evaluate(x, y, verbose=0)
+
+
+def test_relapse_guard_restores_a_run_that_a_huge_rate_throws_back_to_its_start():
+    guarded, guarded_loss = collapsing_run(relapse_guard=1.0)
+    unguarded, unguarded_loss = collapsing_run(relapse_guard=None)
+    assert unguarded.recoveries == []  # never 10x the untrained loss: no other guard sees it
+    assert guarded.recoveries and {r.cause for r in guarded.recoveries} == {"relapsed"}
+    assert all(r.new_lr < r.old_lr for r in guarded.recoveries)
+    assert guarded_loss < 0.75 * unguarded_loss
+
+
+def test_relapse_guard_is_validated_and_serialised():
+    with pytest.raises(ValueError, match="relapse_guard"):
+        MetaLRCallback(fixed_policy(0.0), relapse_guard=0.0)
+    assert MetaLRCallback(fixed_policy(0.0)).relapse_guard == 1.0
+    callback = MetaLRCallback(fixed_policy(0.0), relapse_guard=None)
+    assert MetaLRCallback.from_config(callback.get_config()).relapse_guard is None
 
 
 def test_fit_guard_defaults_to_the_policys_card_is_validated_and_serialised():

@@ -13,18 +13,18 @@ def test_recent_loss_averages_the_last_three_recorded_losses():
 
 
 @pytest.mark.parametrize(
-    ("loss", "explosion_factor", "fitted", "cause"),
+    ("loss", "explosion_factor", "relapse_armed", "cause"),
     [
         (10.5, 10.0, False, "exploded"),
         (9.5, 10.0, False, None),
         (10.5, None, False, None),  # explosions off
-        (1.2, 10.0, True, "relapsed"),  # back above the untrained loss after the fit
+        (1.2, 10.0, True, "relapsed"),  # back above the untrained loss after a far fall
         (1.2, 10.0, False, None),  # ... which is no divergence before it
         (0.9, 10.0, True, None),
     ],
 )
-def test_divergence_cause(loss, explosion_factor, fitted, cause):
-    assert guards.divergence_cause(loss, 1.0, explosion_factor, fitted) == cause
+def test_divergence_cause(loss, explosion_factor, relapse_armed, cause):
+    assert guards.divergence_cause(loss, 1.0, explosion_factor, relapse_armed) == cause
 
 
 def test_started_too_high_needs_three_losses_whose_mean_exceeds_the_guard():
@@ -33,13 +33,13 @@ def test_started_too_high_needs_three_losses_whose_mean_exceeds_the_guard():
     assert not guards.started_too_high([1.0, 2.0, 3.0, 4.0], untrained_loss=1.0, start_guard=3.0)  # mean 3
 
 
-def test_data_fitted_compares_the_recent_mean_with_exp_minus_g_of_the_untrained_loss():
+def test_fallen_below_compares_the_recent_mean_with_exp_minus_g_of_the_untrained_loss():
     threshold = math.exp(-4.0)
-    assert guards.data_fitted([1.0] + [threshold * 0.9] * 3, untrained_loss=1.0, fit_guard=4.0)
-    assert not guards.data_fitted(
-        [1.0, threshold * 0.9, threshold * 0.9, threshold * 1.3], untrained_loss=1.0, fit_guard=4.0
+    assert guards.fallen_below([1.0] + [threshold * 0.9] * 3, untrained_loss=1.0, guard=4.0)
+    assert not guards.fallen_below(
+        [1.0, threshold * 0.9, threshold * 0.9, threshold * 1.3], untrained_loss=1.0, guard=4.0
     )
-    assert not guards.data_fitted([1.0, 0.0], untrained_loss=1.0, fit_guard=4.0)  # too few recorded
+    assert not guards.fallen_below([1.0, 0.0], untrained_loss=1.0, guard=4.0)  # too few recorded
 
 
 def test_rate_ceiling_stops_a_climb_past_the_fitted_rate_only():

@@ -100,6 +100,7 @@ class LabellingCallback(MetaLRCallback):
             seed=seed,
             explosion_factor=None,
             start_guard=None,  # rollouts label every start as it comes, too-high ones included
+            relapse_guard=None,  # ... and every collapse: their labels judge the rates that caused it
             final_cooldown=config.lookahead.final_cooldown,
             act_every=1,  # the rollout's policy acts at every decision, whatever its card says
             fit_guard=0.0,  # rollouts explore climbs after the fit too: their labels judge them
