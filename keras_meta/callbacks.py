@@ -559,6 +559,18 @@ class MetaLRCallback(keras.callbacks.Callback):
             if self.verbose:
                 print(f"MetaLRCallback: step {self._step}: data fitted; the rate stays <= {self._fitted_lr:.3g}")
 
+    def _rewatch_fall(self):
+        """After a restore, a fall that the restore undid arms neither guard: they see the restored history.
+
+        Without this a restore to weights from before the fall (the untrained
+        model's, say) would leave the relapse armed, and losses near the
+        untrained one would count as relapses again and again.
+        """
+        if self._fallen_far:
+            self._fallen_far = guards.fallen_below(self.losses, self._untrained_loss, self.relapse_guard)
+        if self._fitted_lr is not None and not guards.fallen_below(self.losses, self._untrained_loss, self._fit_guard):
+            self._fitted_lr = None
+
     # ------------------------------------------------------------- recovery
 
     def _maybe_snapshot(self):
@@ -614,6 +626,7 @@ class MetaLRCallback(keras.callbacks.Callback):
             return
         restore_snapshot(self.model, self._snapshot)
         self._forget_losses_after(self._snapshot.step)
+        self._rewatch_fall()
         if self._consecutive_failures > self.max_recoveries:
             self.model.stop_training = True
             self.stopped_reason = (
@@ -755,7 +768,9 @@ def _validate_arguments(
         if value is not None and not value > 1:
             raise ValueError(f"`{name}` must be > 1 or None. Received: {name}={value}")
     if relapse_guard is not None and not relapse_guard > 0:
-        raise ValueError(f"`relapse_guard` must be > 0 or None. Received: relapse_guard={relapse_guard}")
+        raise ValueError(
+            f"`relapse_guard` must be > 0, or None to turn it off. Received: relapse_guard={relapse_guard}"
+        )
 
 
 def _clamp(lr: float, low: float, high: float) -> float:

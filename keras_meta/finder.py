@@ -70,11 +70,12 @@ class _ProbeCallback(MetaLRCallback):
     """A `MetaLRCallback` that treats the probe as the start of a longer run.
 
     A probe is there to find how far the policy climbs, so a policy card's
-    ramps on the climb (`climb_ramp`, `climb_ramp_steps`) are off.
+    ramps on the climb (`climb_ramp`, `climb_ramp_steps`) are off, and so is
+    the relapse guard (`divisor` was chosen on probes without it).
     """
 
     def __init__(self, planned_epochs, **kwargs):
-        super().__init__(climb_ramp=0.0, climb_ramp_steps=0.0, **kwargs)
+        super().__init__(climb_ramp=0.0, climb_ramp_steps=0.0, relapse_guard=None, **kwargs)
         self.planned_epochs = planned_epochs
 
     def _run_epochs(self):

@@ -412,6 +412,41 @@ def test_relapse_guard_needs_no_fit_guard():
     assert guarded._fitted_lr is None  # the fit guard saw nothing: it is off
 
 
+def relapse_before_any_snapshot(callback_class=MetaLRCallback):
+    """The flipped batches of the tests above, twice over, with no snapshot but the untrained model's."""
+    x, y = regression_data(n_samples=64)
+    x, y = np.concatenate([x] * 4 + [x[:16]]), np.concatenate([y] * 4 + [-y[:16]])
+    callback = callback_class(fixed_policy(0.0), interval=2, snapshot_every=1000, fit_guard=0.0)
+    fit(linear_model(lr=0.05), callback, epochs=2, x=x, y=y, shuffle=False)
+    return callback
+
+
+def test_a_restore_to_before_the_fall_disarms_the_relapse_guard():
+    # The relapse restores the untrained weights (step 0); armed still, the
+    # guard would count their losses, near the untrained one, as relapses
+    # again until the callback gives up.
+    guarded = relapse_before_any_snapshot()
+    first = guarded.recoveries[0]
+    assert first.cause == "relapsed" and first.step == 34 and first.restored_step == 0
+    assert guarded.stopped_reason is None and len(guarded.recoveries) == 1  # the restored run trains on
+
+    class NeverDisarmed(MetaLRCallback):
+        def _rewatch_fall(self):
+            pass
+
+    with pytest.warns(RuntimeWarning, match="rose back above the untrained model's 4 times in a row"):
+        looping = relapse_before_any_snapshot(NeverDisarmed)  # what the disarming prevents
+    assert looping.stopped_reason and looping.recoveries[1].step <= first.step + 8
+
+
+def test_a_reused_callback_forgets_the_previous_fit():
+    callback = MetaLRCallback(fixed_policy(0.0), interval=2, fit_guard=0.0)
+    fit(linear_model(lr=0.05), callback, epochs=4, shuffle=False)
+    assert callback._fallen_far
+    fit(linear_model(lr=1e-5), callback, epochs=1, shuffle=False)
+    assert not callback._fallen_far and callback.recoveries == []
+
+
 def collapsing_run(relapse_guard):
     """A ReLU network whose rate doubles every 8 batches to 0.3: it learns, then is thrown back above its start."""
     rng = np.random.default_rng(0)

@@ -73,9 +73,9 @@ class RolloutConfig:
 class LabellingCallback(MetaLRCallback):
     """A `MetaLRCallback` that labels the decisions it makes before acting.
 
-    Its explosion guard is off: rollouts record runs as they go, and the
-    shipped policies were meta-trained without it (a guard here would change
-    what a config reproduces). For the same reason the policy acts at every
+    Its guards are off (explosion, start, relapse and fit guards): rollouts
+    record runs as they go, and the shipped policies were meta-trained
+    without them (a guard here would change what a config reproduces). For the same reason the policy acts at every
     decision, whatever its card's `act_every`.
 
     Every decision is recorded, with its features and the loss there (the

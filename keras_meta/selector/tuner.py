@@ -234,11 +234,22 @@ class _CurveReader(MetaLRCallback):
     """Reads the loss curve for the value head and never changes the rate (`meta_lr=False`).
 
     An optimizer with a schedule is left alone: the reader then gives no
-    estimate, and the oracle falls back on the incumbent's curve.
+    estimate, and the oracle falls back on the incumbent's curve. Its guards
+    are off: it keeps no snapshots to restore, and the user's rate is not its
+    to cut.
     """
 
     def __init__(self, policy):
-        super().__init__(policy, min_lr=1e-30, max_lr=1e30, recover_non_finite=False)
+        super().__init__(
+            policy,
+            min_lr=1e-30,
+            max_lr=1e30,
+            recover_non_finite=False,
+            explosion_factor=None,
+            start_guard=None,
+            relapse_guard=None,
+            fit_guard=0.0,
+        )
         self._active = True
 
     def on_train_begin(self, logs=None):

@@ -154,3 +154,11 @@ def test_a_forced_climb_can_wait_until_the_loss_has_fallen():
     assert not never["forced_climb"] and never["features"].tolist() == unforced["features"].tolist()
     with pytest.raises(ValueError, match="climb_after_loss_drop"):
         RolloutConfig(climb_after_loss_drop=0.0)
+
+
+def test_rollouts_run_without_the_callbacks_guards():
+    # The shipped policies were meta-trained on runs recorded as they went: a
+    # guard in a rollout would change what a config reproduces.
+    callback = LabellingCallback("handwritten", scorer=None, config=RolloutConfig(), seed=0)
+    assert callback.explosion_factor is None and callback.start_guard is None
+    assert callback.relapse_guard is None and callback.fit_guard == 0.0
