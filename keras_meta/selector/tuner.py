@@ -235,8 +235,8 @@ class _CurveReader(MetaLRCallback):
 
     An optimizer with a schedule is left alone: the reader then gives no
     estimate, and the oracle falls back on the incumbent's curve. Its guards
-    are off: it keeps no snapshots to restore, and the user's rate is not its
-    to cut.
+    and a policy card's final cool-down are off: it keeps no snapshots to
+    restore, and the user's rate is not its to change.
     """
 
     def __init__(self, policy):
@@ -249,6 +249,7 @@ class _CurveReader(MetaLRCallback):
             start_guard=None,
             relapse_guard=None,
             fit_guard=0.0,
+            final_cooldown=0.0,
         )
         self._active = True
 

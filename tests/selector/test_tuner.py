@@ -236,7 +236,9 @@ def test_meta_lr_steers_the_rate_and_can_be_switched_off(tmp_path):
     doubling = fixed_policy(1.0, "always-double")
     steered, kept = EpochCounter(tmp_path / "steered.txt"), EpochCounter(tmp_path / "kept.txt")
     search(make(tmp_path / "a", max_trials=2, policy=doubling, prune=False), steered)
-    search(make(tmp_path / "b", max_trials=2, policy=doubling, meta_lr=False, prune=False), kept)
+    # With meta_lr=False the curve is only read: not even a card's final cool-down touches the rate.
+    cooled = type(doubling).from_config({**doubling.get_config(), "card": {**doubling.card, "final_cooldown": 0.25}})
+    search(make(tmp_path / "b", max_trials=2, policy=cooled, meta_lr=False, prune=False), kept)
     assert all(rate > 1e-2 for rate in steered.final_rates)
     assert kept.final_rates == pytest.approx([1e-2, 1e-2])
 
