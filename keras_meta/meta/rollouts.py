@@ -75,8 +75,9 @@ class LabellingCallback(MetaLRCallback):
 
     Its guards are off (explosion, start, relapse and fit guards): rollouts
     record runs as they go, and the shipped policies were meta-trained
-    without them (a guard here would change what a config reproduces). For the same reason the policy acts at every
-    decision, whatever its card's `act_every`.
+    without them (a guard here would change what a config reproduces). For
+    the same reason the policy acts at every decision, whatever its card's
+    `act_every`.
 
     Every decision is recorded, with its features and the loss there (the
     value head's input and target). Every `label_every`-th decision is
