@@ -210,3 +210,8 @@ def rate_floor(lr_floor: float, anchor_lr: float, val_losses, progress: float) -
     if epochs_since_best > FLOOR_VAL_PATIENCE:
         return 0.0
     return lr_floor * anchor_lr * max(0.0, 1.0 - progress)
+
+
+def clamp(lr: float, low: float, high: float) -> float:
+    """`lr` moved into `[low, high]`, as a Python float."""
+    return float(min(max(lr, low), high))

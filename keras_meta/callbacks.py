@@ -17,24 +17,18 @@ from keras_meta._optimizers import check_optimizer
 from keras_meta._optimizers import default_learning_rate
 from keras_meta._optimizers import get_lr
 from keras_meta._optimizers import innermost
-from keras_meta._optimizers import restore_snapshot
 from keras_meta._optimizers import set_lr
-from keras_meta._optimizers import take_snapshot
+from keras_meta._recovery import Recovery
+from keras_meta._recovery import RecoveryMixin
+from keras_meta._recovery import automatic_snapshot_period
 from keras_meta.features import extract_features
 from keras_meta.policy import Policy
 from keras_meta.policy import load_policy
 
+__all__ = ["Decision", "MetaLRCallback", "Recovery", "automatic_snapshot_period"]
+
 _DEFAULT_INTERVAL_UNKNOWN_STEPS = 25  # decision interval while the epoch length is unknown
 _MIN_WINDOW = 8  # the feature window never looks at fewer recorded steps
-_MAX_START_CUTS = 2  # the start guard cuts a starting rate at most this often
-_MIN_SNAPSHOT_PERIOD = 4  # automatic snapshots: every this many decisions at least
-_PARAMS_PER_SNAPSHOT_DECISION = 1_000_000  # ... and one decision more per this many parameters
-_DIVERGENCE_CAUSES = {
-    "non-finite": "was non-finite",
-    "exploded": "exploded",
-    "relapsed": "rose back above the untrained model's",
-    "started too high": "rose far above the untrained model's before the first decision",
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,32 +52,8 @@ class Decision:
     value: float
 
 
-@dataclasses.dataclass(frozen=True)
-class Recovery:
-    """One recovery from a diverged run: a non-finite, exploded or relapsed loss.
-
-    Attributes:
-        step: Integer. The batch count at which the divergence was seen.
-        restored_step: Integer. The batch count of the state that was restored.
-        old_lr: Float. The rate that produced the divergence.
-        new_lr: Float. The reduced rate training carried on with.
-        cause: String. `"non-finite"`, `"exploded"` (far above the untrained
-            model's loss), `"relapsed"` (back above the untrained model's
-            loss after it had fallen far below it: the relapse guard, or the
-            fit guard's fit) or
-            `"started too high"` (the start guard: far above the untrained
-            model's loss before the first decision).
-    """
-
-    step: int
-    restored_step: int
-    old_lr: float
-    new_lr: float
-    cause: str = "non-finite"
-
-
 @keras.saving.register_keras_serializable("keras_meta")
-class MetaLRCallback(keras.callbacks.Callback):
+class MetaLRCallback(RecoveryMixin, keras.callbacks.Callback):
     """Lets a meta-trained policy set the learning rate during training.
 
     Every `interval` batches the callback turns the recent training curve into
@@ -185,13 +155,15 @@ class MetaLRCallback(keras.callbacks.Callback):
         fit_guard: Float >= 0 or `None`. Once the training loss (the mean of
             the last three recorded) has fallen below `exp(-fit_guard)` of
             the untrained model's, the model has fitted its training data,
-            and two rules hold for the rest of the run: the policy may not
-            raise the rate above the rate of that moment (a climb then only
-            gambles the fit away: the training loss has little left to
-            gain, the validation loss much to lose), and a loss back above
-            the untrained model's counts as a divergence, recovered from
-            like an explosion (cause `"relapsed"`; the relapse guard alone
-            has this rule from a smaller fall). 0 turns the guard off.
+            and two rules hold from then on: the policy may not raise the
+            rate above the rate of that moment (a climb then only gambles
+            the fit away: the training loss has little left to gain, the
+            validation loss much to lose), and a loss back above the
+            untrained model's counts as a divergence, recovered from like an
+            explosion (cause `"relapsed"`; the relapse guard alone has this
+            rule from a smaller fall). A recovery that restores weights from
+            before the fit lifts both rules until the loss falls that far
+            again. 0 turns the guard off.
             `None` takes the policy card's `fit_guard` (0 for policies
             without one).
         lr_floor: Float >= 0 or `None`. A floor under the policy's
@@ -337,7 +309,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         check_optimizer(optimizer)
         self._optimizer_kind = type(innermost(optimizer)).__name__
         lr = get_lr(optimizer)
-        clamped = _clamp(lr, self.min_lr, self.max_lr)
+        clamped = guards.clamp(lr, self.min_lr, self.max_lr)
         if clamped != lr:
             warnings.warn(
                 f"MetaLRCallback: the optimizer's learning rate {lr:g} lies outside "
@@ -516,7 +488,7 @@ class MetaLRCallback(keras.callbacks.Callback):
         highest = guards.rate_ceiling(old_lr, min(self.max_lr, ramp), self._fitted_lr)
         floor = guards.rate_floor(self._lr_floor, self._floor_anchor_lr, self._val_losses, self._progress())
         lowest = min(floor, old_lr, highest)  # the floor stops a fall; it never raises the rate
-        new_lr = _clamp(old_lr * 2.0**log2_multiplier, max(self.min_lr, lowest), highest)
+        new_lr = guards.clamp(old_lr * 2.0**log2_multiplier, max(self.min_lr, lowest), highest)
         if new_lr != old_lr:
             set_lr(optimizer, new_lr)
         self._last_log2_multiplier = log2_multiplier
@@ -545,117 +517,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         if self.sample:
             return int(self._rng.choice(len(probabilities), p=probabilities))
         return int(np.argmax(probabilities))
-
-    # ------------------------------------------------- fit and relapse guards
-
-    def _watch_fall(self):
-        """Notes when the loss first falls far enough for the fit and relapse guards (see `keras_meta._guards`)."""
-        if self.relapse_guard and not self._fallen_far:
-            self._fallen_far = guards.fallen_below(self.losses, self._untrained_loss, self.relapse_guard)
-        if not self._fit_guard or self._fitted_lr is not None:
-            return
-        if guards.fallen_below(self.losses, self._untrained_loss, self._fit_guard):
-            self._fitted_lr = get_lr(self.model.optimizer)
-            if self.verbose:
-                print(f"MetaLRCallback: step {self._step}: data fitted; the rate stays <= {self._fitted_lr:.3g}")
-
-    def _rewatch_fall(self):
-        """After a restore, a fall that the restore undid arms neither guard: they see the restored history.
-
-        Without this a restore to weights from before the fall (the untrained
-        model's, say) would leave the relapse armed, and losses near the
-        untrained one would count as relapses again and again.
-        """
-        if self._fallen_far:
-            self._fallen_far = guards.fallen_below(self.losses, self._untrained_loss, self.relapse_guard)
-        if self._fitted_lr is not None and not guards.fallen_below(self.losses, self._untrained_loss, self._fit_guard):
-            self._fitted_lr = None
-
-    # ------------------------------------------------------------- recovery
-
-    def _maybe_snapshot(self):
-        """Takes a snapshot every `_snapshot_period` decisions."""
-        if self._snapshot_period is None:  # the model is built by now
-            self._snapshot_period = automatic_snapshot_period(self.model.count_params())
-        self._decisions_since_snapshot += 1
-        if self._decisions_since_snapshot < self._snapshot_period:
-            return
-        self._take_snapshot()
-        self._decisions_since_snapshot = 0
-
-    def _take_snapshot(self):
-        """Keeps the current weights and optimizer state, if they are finite and the loss has not diverged."""
-        if self.losses and self._diverged_above(self.losses[-1]):
-            return
-        self._snapshot = take_snapshot(self.model, self._step) or self._snapshot
-
-    def _diverged_above(self, loss) -> str | None:
-        """The cause, if `loss` counts as a divergence: `"exploded"`, `"relapsed"` or `None`."""
-        relapse_armed = self._fallen_far or self._fitted_lr is not None
-        return guards.divergence_cause(loss, self._untrained_loss, self.explosion_factor, relapse_armed)
-
-    def _divergence(self) -> str | None:
-        """Whether the recent loss has diverged: the start guard first, then an explosion or a relapse."""
-        if len(self.losses) < 2:
-            return None
-        if self._started_too_high():
-            return "started too high"
-        return self._diverged_above(guards.recent_loss(self.losses))
-
-    def _started_too_high(self) -> bool:
-        """The start guard, while it applies: before the first decision, with cuts left and room to cut."""
-        if self.start_guard is None or self.decisions or self._start_cuts >= _MAX_START_CUTS:
-            return False
-        started_too_high = guards.started_too_high(self.losses, self._untrained_loss, self.start_guard)
-        return started_too_high and get_lr(self.model.optimizer) > self.min_lr
-
-    def _recover(self, batch, cause="non-finite"):
-        """Handles a divergence: restore, cut the rate, or give up."""
-        self._consecutive_failures += 1
-        if cause == "started too high":
-            self._start_cuts += 1
-        optimizer = self.model.optimizer
-        old_lr = get_lr(optimizer)
-        if self._snapshot is None:
-            self.model.stop_training = True
-            self.stopped_reason = (
-                f"MetaLRCallback stopped training: the loss was non-finite at batch {self._step} and no "
-                "finite weights were ever seen to restore. Check the model's initial weights and the data."
-            )
-            warnings.warn(self.stopped_reason, RuntimeWarning, stacklevel=2)
-            return
-        restore_snapshot(self.model, self._snapshot)
-        self._forget_losses_after(self._snapshot.step)
-        self._rewatch_fall()
-        if self._consecutive_failures > self.max_recoveries:
-            self.model.stop_training = True
-            self.stopped_reason = (
-                f"MetaLRCallback stopped training: the loss {_DIVERGENCE_CAUSES[cause]} {self._consecutive_failures} "
-                f"times in a row (last at batch {self._step}, learning rate {old_lr:.3g}). The model "
-                f"holds the weights of batch {self._snapshot.step}, the last good state. "
-                "Check the data and the loss for NaN or inf, or lower min_lr / the starting rate."
-            )
-            warnings.warn(self.stopped_reason, RuntimeWarning, stacklevel=2)
-            return
-        self.model.reset_metrics()  # the running mean would stay NaN for the epoch
-        self._start_running_mean(batch)
-        new_lr = _clamp(old_lr * self.recovery_factor, self.min_lr, self.max_lr)
-        set_lr(optimizer, new_lr)
-        if self._cooldown_lr is not None:  # the cool-down goes on from the cut rate
-            self._cooldown_lr *= self.recovery_factor
-        self._floor_anchor_lr *= self.recovery_factor
-        self.recoveries.append(Recovery(self._step, self._snapshot.step, old_lr, new_lr, cause))
-        if self.verbose:
-            print(
-                f"MetaLRCallback: {cause} loss at step {self._step}; restored step "
-                f"{self._snapshot.step}, lr {old_lr:.3g} -> {new_lr:.3g}"
-            )
-
-    def _forget_losses_after(self, step):
-        """Drops the recorded losses of the batches that the restore undid (the first one stays)."""
-        while len(self.losses) > 1 and self.loss_steps[-1] > step:
-            self.losses.pop()
-            self.loss_steps.pop()
 
     # ------------------------------------------------------- keras protocol
 
@@ -702,31 +563,6 @@ class MetaLRCallback(keras.callbacks.Callback):
         return clone
 
 
-def automatic_snapshot_period(n_params: int) -> int:
-    """Decisions between recovery snapshots when `snapshot_every=None`.
-
-    A snapshot copies the weights and the optimizer's state. Every 4
-    decisions keeps its cost a small fraction of the training in between on
-    small models, where the copy's fixed cost dominates; beyond 4 million
-    parameters the period grows by one decision per million, so that the
-    copies of large models stay as rare relative to their training. The
-    period depends on the model alone, never on timing: which snapshot a
-    recovery restores is the same in every run with the same seed.
-
-    Args:
-        n_params: Integer. The model's parameter count.
-
-    Returns:
-        The period, an integer of at least 4.
-
-    Example:
-
-    >>> automatic_snapshot_period(20_000), automatic_snapshot_period(25_000_000)
-    (4, 25)
-    """
-    return max(_MIN_SNAPSHOT_PERIOD, math.ceil(n_params / _PARAMS_PER_SNAPSHOT_DECISION))
-
-
 def _validate_arguments(
     *,
     interval,
@@ -771,7 +607,3 @@ def _validate_arguments(
         raise ValueError(
             f"`relapse_guard` must be > 0, or None to turn it off. Received: relapse_guard={relapse_guard}"
         )
-
-
-def _clamp(lr: float, low: float, high: float) -> float:
-    return float(min(max(lr, low), high))

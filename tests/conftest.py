@@ -56,6 +56,26 @@ def tiny_model(lr=1e-2, n_features=4, optimizer=None, seed=0, **compile_kwargs):
     return model
 
 
+def fit(model, callback, epochs=1, batch_size=8, x=None, y=None, **kwargs):
+    """`model.fit` on `regression_data()` (or `x`, `y`) with `callback`, silently."""
+    if x is None:
+        x, y = regression_data()
+    return model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[callback], **kwargs)
+
+
+def lr_of(model):
+    """The model's optimizer's current learning rate, a float."""
+    return float(model.optimizer.learning_rate.numpy())
+
+
+def linear_model(lr):
+    """A seeded linear regression on 4 features under SGD(`lr`): no hidden layer, so a rate decides its fate."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(lr), "mse")
+    return model
+
+
 @pytest.fixture
 def halving_policy():
     return fixed_policy(-1.0, "always-halve")

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from keras_meta import _guards as guards
@@ -84,3 +85,10 @@ def test_climb_limit_takes_the_faster_of_the_run_fraction_and_step_ramps():
     assert guards.climb_limit(0.0, 1e-3, 1e-3, progress=0.4, climb_ramp_steps=50, step=100) == pytest.approx(4e-3)
     assert guards.climb_limit(0.0, 0.1, 1e-3, progress=0.0, climb_ramp_steps=50, step=0) == math.inf  # above
     assert guards.climb_limit(0.0, 1e-3, 1e-3, progress=0.4, climb_ramp_steps=0.0, step=100) == math.inf
+
+
+def test_clamp_moves_a_rate_into_its_bounds_as_a_python_float():
+    assert guards.clamp(5.0, 1e-6, 1.0) == 1.0
+    assert guards.clamp(1e-9, 1e-6, 1.0) == 1e-6
+    rate = guards.clamp(np.float32(1e-3), 1e-6, 1.0)
+    assert type(rate) is float and rate == pytest.approx(1e-3)

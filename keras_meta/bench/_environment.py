@@ -11,7 +11,7 @@ import platform
 _PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1]
 # Modules that a file's hash covers too: code split out of it, which the cache keys (fixed lists
 # of files) do not name; a new name in a list would re-key every cached fit.
-_HASHED_WITH = {"callbacks.py": ("_guards.py", "_optimizers.py")}
+_HASHED_WITH = {"callbacks.py": ("_guards.py", "_optimizers.py", "_recovery.py")}
 
 
 def versions() -> dict:
@@ -51,7 +51,7 @@ def source_fingerprint(*relative_paths: str) -> str:
 
     Benchmark records carry it, so that a change to the code a result depends
     on invalidates the cached result. A file hashes the modules split out of
-    it with it (`callbacks.py`: the callback's guards and optimizer helpers).
+    it with it (`callbacks.py`: the callback's guards, recovery and optimizer helpers).
     """
     paths = set(relative_paths)
     for relative in relative_paths:
