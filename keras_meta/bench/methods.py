@@ -13,6 +13,7 @@ import dataclasses
 import os
 from collections.abc import Callable
 
+from keras_meta.bench._environment import CALLBACK_SOURCES
 from keras_meta.bench._environment import policy_fingerprint
 from keras_meta.bench._environment import source_fingerprint
 
@@ -136,12 +137,9 @@ def schedule_free(z_at_weights: bool = False) -> Method:
     return Method("schedule_free", make_optimizer)
 
 
-_CALLBACK_SOURCES = ("callbacks.py", "features.py", "_optimizers.py", "policy.py")
-
-
 def _policy_fingerprint(policy, *extra_sources) -> dict:
     """What a keras-meta method's results depend on: the policy's contents and the callback's code."""
-    return {**policy_fingerprint(policy), "code": source_fingerprint(*_CALLBACK_SOURCES, *extra_sources)}
+    return {**policy_fingerprint(policy), "code": source_fingerprint(*CALLBACK_SOURCES, *extra_sources)}
 
 
 def meta(lr: float = DEFAULT_LR, policy="default") -> Method:

@@ -48,6 +48,7 @@ def write_report(records, failures, output_dir, header: dict) -> pathlib.Path:
         _robustness_table(records),
         _time_to_target_table(records),
         _wall_time_table(records),
+        _recoveries_section(records),
         _failures(failures),
         "## Plots\n\n![test loss per epoch](curves.png)\n\n"
         "![MetaLRCallback learning rates](learning_rates.png)\n\n![scores](scores.png)\n",
@@ -203,6 +204,39 @@ def _wall_time_table(records) -> str:
         )
     ratio = metrics.geometric_mean(m / c for _, c, m in rows)
     lines.append(f"| geometric mean | | | {ratio:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _recoveries_section(records) -> str:
+    """Every recovery of a keras-meta fit: when its guards fired, and why."""
+    meta_records = [r for r in records if r["method"].startswith("meta@")]
+    if not meta_records:
+        return ""
+    unrecorded = sum(1 for r in meta_records if "recoveries" not in r)
+    recovered = sorted(
+        (r for r in meta_records if r.get("recoveries") or r.get("stopped_reason")),
+        key=lambda r: (r["task"], r["method"], r["seed"]),
+    )
+    lines = [
+        "## Recoveries: MetaLRCallback's guards at work",
+        "",
+        f"{len(recovered)} of {len(meta_records)} MetaLRCallback fits recovered from a divergence "
+        "(a restore of the last snapshot and a cut of the rate; see docs/callback.md)"
+        + (f"; {unrecorded} records, from before recoveries were recorded, do not say." if unrecorded else "."),
+    ]
+    if recovered:
+        lines += [
+            "",
+            "| task | method | seed | step of | recoveries (step: cause, rate) | stopped |",
+            "|---|---|---|---|---|---|",
+        ]
+    for r in recovered:
+        total_steps = r.get("steps_per_epoch", 0) * r.get("epochs", 0)
+        events = "; ".join(
+            f"{e['step']}: {e['cause']}, {e['old_lr']:.3g} -> {e['new_lr']:.3g}" for e in r.get("recoveries", [])
+        )
+        stopped = "yes" if r.get("stopped_reason") else ""
+        lines.append(f"| {r['task']} | {r['method']} | {r['seed']} | {total_steps} | {events} | {stopped} |")
     return "\n".join(lines) + "\n"
 
 

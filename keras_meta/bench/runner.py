@@ -10,6 +10,7 @@ were running, and a rerun only does what is missing.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -92,8 +93,8 @@ def run_job(job: dict) -> dict:
 
     Returns:
         The record: the job, its scores (final test loss, test/val/train
-        loss and learning rate per epoch, decisions for keras-meta methods),
-        wall time, and versions.
+        loss and learning rate per epoch; for keras-meta methods the
+        callback's decisions, recoveries and stop), wall time, and versions.
     """
     tasks, user_methods = resolve_tasks(job["task_file"])
     task = tasks[job["task"]]
@@ -130,7 +131,7 @@ def run_job(job: dict) -> dict:
         "train_curve": [float(v) for v in history.history.get("loss", [])],
         "test_curve": recorder.test_losses,
         "lr_curve": recorder.learning_rates,
-        "decisions": _decisions(callbacks),
+        **_meta_callback_record(callbacks),
         "epochs": task.epochs,
         "steps_per_epoch": steps_per_epoch,
         "wall_seconds": wall_seconds,
@@ -141,11 +142,23 @@ def _evaluate(model, x, y) -> float:
     return float(model.evaluate(x, y, batch_size=max(len(x), 1), verbose=0))
 
 
-def _decisions(callbacks) -> list:
-    for callback in callbacks:
-        if hasattr(callback, "decisions"):
-            return [[d.step, d.new_lr] for d in callback.decisions]
-    return []
+def _meta_callback_record(callbacks) -> dict:
+    """What the fit's `MetaLRCallback` did: its decisions, its recoveries and why it stopped, if it did.
+
+    Returns:
+        Dict with `decisions` (`[step, new_lr]` pairs), `recoveries` (dicts of
+        `keras_meta.Recovery`'s fields) and `stopped_reason` (a string or
+        `None`); empty for a fit without the callback. The callback is found
+        by its `decisions`, so a user method may wrap or subclass it.
+    """
+    callback = next((c for c in callbacks if hasattr(c, "decisions")), None)
+    if callback is None:
+        return {"decisions": [], "recoveries": [], "stopped_reason": None}
+    return {
+        "decisions": [[d.step, d.new_lr] for d in callback.decisions],
+        "recoveries": [dataclasses.asdict(r) for r in getattr(callback, "recoveries", [])],
+        "stopped_reason": getattr(callback, "stopped_reason", None),
+    }
 
 
 class _EpochRecorder(keras.callbacks.Callback):

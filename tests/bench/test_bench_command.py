@@ -20,11 +20,13 @@ def test_bench_runs_a_user_task_file_writes_the_report_and_reuses_the_cache(tmp_
     assert {"sgd@0.01", "meta@0.001", "suggest", "schedule_free_z", "recipe"} <= methods
     meta = next(r for r in records if r["method"] == "meta@0.001")
     assert len(meta["test_curve"]) == 3 and meta["decisions"]
+    assert "recoveries" in meta and "stopped_reason" in meta
     assert meta["versions"]["keras"]
 
     report = (tmp_path / "report.md").read_text()
     assert "tiny_regression" in report and "MetaLR wins against it" in report
     assert "--tasks" in report  # the command line is in the report
+    assert "MetaLRCallback fits recovered from a divergence" in report
     for plot in ("curves.png", "learning_rates.png", "scores.png"):
         assert (tmp_path / plot).read_bytes()[:4] == b"\x89PNG"
 

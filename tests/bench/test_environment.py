@@ -10,17 +10,18 @@ from keras_meta.bench import _environment
 @pytest.fixture
 def package_copy(tmp_path, monkeypatch):
     """A copy of the package's source files that `source_fingerprint` reads instead."""
-    for name in ("callbacks.py", "_guards.py", "_optimizers.py", "features.py"):
+    for name in ("callbacks.py", "_guards.py", "_optimizers.py", "_recovery.py", "features.py"):
         shutil.copy(_environment._PACKAGE_DIR / name, tmp_path / name)
     monkeypatch.setattr(_environment, "_PACKAGE_DIR", tmp_path)
     return tmp_path
 
 
-def test_the_callbacks_hash_covers_the_guards_split_out_of_it(package_copy):
+@pytest.mark.parametrize("split_out", ["_guards.py", "_recovery.py"])
+def test_the_callbacks_hash_covers_the_modules_split_out_of_it(package_copy, split_out):
     before = _environment.source_fingerprint("callbacks.py", "features.py")
     features_alone = _environment.source_fingerprint("features.py")
-    with (package_copy / "_guards.py").open("a") as guards:
-        guards.write("\n# a change to a guard\n")
+    with (package_copy / split_out).open("a") as module:
+        module.write("\n# a change to the callback's code\n")
     assert _environment.source_fingerprint("callbacks.py", "features.py") != before
     assert _environment.source_fingerprint("features.py") == features_alone
 
@@ -29,3 +30,11 @@ def test_a_file_named_twice_or_with_its_split_out_modules_hashes_once(package_co
     alone = _environment.source_fingerprint("callbacks.py")
     assert _environment.source_fingerprint("callbacks.py", "_optimizers.py") == alone
     assert _environment.source_fingerprint("callbacks.py", "callbacks.py") == alone
+
+
+def test_the_suite_and_the_selection_benchmark_key_the_callbacks_code_alike():
+    from keras_meta.bench import selection
+
+    assert _environment.source_fingerprint(*selection.CALLBACK_SOURCES) == _environment.source_fingerprint(
+        *_environment.CALLBACK_SOURCES
+    )

@@ -35,3 +35,20 @@ def test_aggregate_table_gives_metalr_over_each_method_with_its_seed_interval():
     assert rows["cosine 1e-3"].endswith("| 0.250 (0.25-0.25) |")
     assert rows["MetaLR"].endswith("|  |")  # no ratio against itself
     assert math.isclose(float(rows["MetaLR"].split(" | ")[1]), 2.0)  # 1.0 / the oracle's 0.5
+
+
+def test_recoveries_section_lists_each_fit_whose_guards_fired():
+    calm = {**record("a", report.META, 0, 1.0), "recoveries": [], "stopped_reason": None}
+    recovered = {
+        **record("a", "meta@0.1", 1, 1.0),
+        "recoveries": [{"step": 12, "restored_step": 8, "old_lr": 0.1, "new_lr": 0.01, "cause": "relapsed"}],
+        "stopped_reason": None,
+        "steps_per_epoch": 10,
+        "epochs": 5,
+    }
+    old = record("b", report.META, 0, 1.0)  # cached before recoveries were recorded
+    section = report._recoveries_section([calm, recovered, old, record("a", "plateau", 0, 1.0)])
+    assert "1 of 3 MetaLRCallback fits recovered" in section
+    assert "1 records, from before recoveries were recorded, do not say" in section
+    assert "| a | meta@0.1 | 1 | 50 | 12: relapsed, 0.1 -> 0.01 |  |" in section
+    assert report._recoveries_section([record("a", "plateau", 0, 1.0)]) == ""
