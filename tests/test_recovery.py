@@ -1,4 +1,4 @@
-"""`MetaLRCallback`'s recovery from diverged runs (`keras_meta._recovery`), through the public API."""
+"""`MetaLRCallback`'s recovery from diverged runs (`keras_meta._recovery`), in real Keras fits."""
 
 import math
 
@@ -214,11 +214,11 @@ def test_relapse_guard_needs_no_fit_guard():
     assert guarded._fitted_lr is None  # the fit guard saw nothing: it is off
 
 
-def relapse_before_any_snapshot(callback_class=MetaLRCallback):
+def relapse_before_any_snapshot(callback_class=MetaLRCallback, fit_guard=0.0):
     """The flipped batches of the tests above, twice over, with no snapshot but the untrained model's."""
     x, y = regression_data(n_samples=64)
     x, y = np.concatenate([x] * 4 + [x[:16]]), np.concatenate([y] * 4 + [-y[:16]])
-    callback = callback_class(fixed_policy(0.0), interval=2, snapshot_every=1000, fit_guard=0.0)
+    callback = callback_class(fixed_policy(0.0), interval=2, snapshot_every=1000, fit_guard=fit_guard)
     fit(linear_model(lr=0.05), callback, epochs=2, x=x, y=y, shuffle=False)
     return callback
 
@@ -239,6 +239,22 @@ def test_a_restore_to_before_the_fall_disarms_the_relapse_guard():
     with pytest.warns(RuntimeWarning, match="rose back above the untrained model's 4 times in a row"):
         looping = relapse_before_any_snapshot(NeverDisarmed)  # what the disarming prevents
     assert looping.stopped_reason and looping.recoveries[1].step <= first.step + 8
+
+
+def test_a_restore_to_before_the_fit_lifts_the_fit_guards_ceiling():
+    class Watched(MetaLRCallback):
+        """Notes the fit guard's ceiling just before and just after each recovery."""
+
+        def _recover(self, batch, cause="non-finite"):
+            self.ceilings = getattr(self, "ceilings", []) + [self._fitted_lr]
+            super()._recover(batch, cause)
+            self.ceilings.append(self._fitted_lr)
+
+    guarded = relapse_before_any_snapshot(Watched, fit_guard=2.0)
+    first = guarded.recoveries[0]
+    assert first.cause == "relapsed" and first.restored_step == 0
+    before, after = guarded.ceilings[:2]
+    assert before == pytest.approx(0.05) and after is None  # the untrained weights have not fitted anything
 
 
 def test_a_reused_callback_forgets_the_previous_fit():

@@ -13,9 +13,9 @@ _PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1]
 # of files) do not name; a new name in a list would re-key every cached fit.
 _HASHED_WITH = {"callbacks.py": ("_guards.py", "_optimizers.py", "_recovery.py")}
 # The code a `MetaLRCallback` fit runs beyond the benchmark's own, for the cache keys of keras-meta's
-# methods. `bench/selection.py` keeps a copy (without `_optimizers.py`, which `_HASHED_WITH` adds, so
-# the two hash alike; tests/bench/test_environment.py checks it): any edit of that file re-keys every
-# search of `keras-meta bench select`, keras-tuner's included. Merge the two at its next change.
+# methods. `bench/selection.py` keeps an identical copy (tests/bench/test_environment.py checks that
+# the two hash alike): any edit of that file re-keys every search of `keras-meta bench select`,
+# keras-tuner's included. Merge the two at its next change.
 CALLBACK_SOURCES = ("callbacks.py", "features.py", "policy.py")
 
 

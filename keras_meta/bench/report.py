@@ -208,32 +208,33 @@ def _wall_time_table(records) -> str:
 
 
 def _recoveries_section(records) -> str:
-    """Every recovery of a keras-meta fit: when its guards fired, and why."""
+    """Every keras-meta fit in which the callback recovered from a divergence or stopped: its guards at work."""
     meta_records = [r for r in records if r["method"].startswith("meta@")]
-    if not meta_records:
+    recorded = [r for r in meta_records if "recoveries" in r]
+    if not recorded:
         return ""
-    unrecorded = sum(1 for r in meta_records if "recoveries" not in r)
-    recovered = sorted(
-        (r for r in meta_records if r.get("recoveries") or r.get("stopped_reason")),
+    eventful = sorted(
+        (r for r in recorded if r["recoveries"] or r.get("stopped_reason")),
         key=lambda r: (r["task"], r["method"], r["seed"]),
     )
+    unrecorded = len(meta_records) - len(recorded)
     lines = [
         "## Recoveries: MetaLRCallback's guards at work",
         "",
-        f"{len(recovered)} of {len(meta_records)} MetaLRCallback fits recovered from a divergence "
-        "(a restore of the last snapshot and a cut of the rate; see docs/callback.md)"
-        + (f"; {unrecorded} records, from before recoveries were recorded, do not say." if unrecorded else "."),
+        f"{len(eventful)} of {len(recorded)} MetaLRCallback fits recovered from a divergence or stopped "
+        "(a recovery restores the last snapshot and cuts the rate; see docs/callback.md)."
+        + (f" Fits recorded before recoveries were, not counted: {unrecorded}." if unrecorded else ""),
     ]
-    if recovered:
+    if eventful:
         lines += [
             "",
-            "| task | method | seed | step of | recoveries (step: cause, rate) | stopped |",
+            "| task | method | seed | steps in run | recoveries (step: cause, rate) | stopped |",
             "|---|---|---|---|---|---|",
         ]
-    for r in recovered:
+    for r in eventful:
         total_steps = r.get("steps_per_epoch", 0) * r.get("epochs", 0)
         events = "; ".join(
-            f"{e['step']}: {e['cause']}, {e['old_lr']:.3g} -> {e['new_lr']:.3g}" for e in r.get("recoveries", [])
+            f"{e['step']}: {e['cause']}, {e['old_lr']:.3g} -> {e['new_lr']:.3g}" for e in r["recoveries"]
         )
         stopped = "yes" if r.get("stopped_reason") else ""
         lines.append(f"| {r['task']} | {r['method']} | {r['seed']} | {total_steps} | {events} | {stopped} |")

@@ -48,7 +48,7 @@ def test_recoveries_section_lists_each_fit_whose_guards_fired():
     }
     old = record("b", report.META, 0, 1.0)  # cached before recoveries were recorded
     section = report._recoveries_section([calm, recovered, old, record("a", "plateau", 0, 1.0)])
-    assert "1 of 3 MetaLRCallback fits recovered" in section
-    assert "1 records, from before recoveries were recorded, do not say" in section
+    assert "1 of 2 MetaLRCallback fits recovered from a divergence or stopped" in section
+    assert "Fits recorded before recoveries were, not counted: 1." in section
     assert "| a | meta@0.1 | 1 | 50 | 12: relapsed, 0.1 -> 0.01 |  |" in section
-    assert report._recoveries_section([record("a", "plateau", 0, 1.0)]) == ""
+    assert report._recoveries_section([record("a", "plateau", 0, 1.0), old]) == ""  # nothing recorded: no section

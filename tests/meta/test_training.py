@@ -61,11 +61,11 @@ def test_rows_without_a_value_target_train_only_the_action_head():
     corrupted = values.copy()
     corrupted[~has_value] = -10.0 * values[~has_value] + 5.0  # far off, and against the rule
     test_features, test_labels, test_values = synthetic_decisions(seed=1)
-    policy, _ = fit_policy(features, labels, corrupted, has_value=has_value, hidden=(16,), epochs=60)
+    policy, _ = fit_policy(features, labels, corrupted, has_value=has_value, hidden=(16,), epochs=25)
     probabilities, predicted = policy.evaluate_batch(test_features)
     assert (probabilities.argmax(axis=1) == test_labels.argmax(axis=1)).mean() > 0.9  # the action head saw every row
     assert np.corrcoef(predicted, test_values)[0, 1] > 0.8
-    fooled, _ = fit_policy(features, labels, corrupted, hidden=(16,), epochs=60)
+    fooled, _ = fit_policy(features, labels, corrupted, hidden=(16,), epochs=25)
     assert np.corrcoef(fooled.evaluate_batch(test_features)[1], test_values)[0, 1] < 0.5  # what the weights prevent
     with pytest.raises(ValueError, match="value head"):
         fit_policy(features, labels, values, has_value=np.zeros(len(features), bool))

@@ -100,14 +100,14 @@ def test_drop_in_search_keeps_the_keras_tuner_api(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_hopeless_trials_are_stopped_and_their_epochs_saved(tmp_path):
-    pruned = search(make(tmp_path / "pruned", max_trials=8))
-    unpruned = search(make(tmp_path / "unpruned", max_trials=8, prune=False))
+    pruned = search(make(tmp_path / "pruned", max_trials=5))
+    unpruned = search(make(tmp_path / "unpruned", max_trials=5, prune=False))
 
     stopped = pruned.oracle.stopped
     assert stopped and all(record["reason"] == "pruned" for record in stopped.values())
     first_complete = min(i for i, t in pruned.oracle.trials.items() if i not in stopped)
     broken = {i for i, t in pruned.oracle.trials.items() if t.hyperparameters.values["broken"] and i > first_complete}
-    assert broken <= set(stopped)  # models that cannot learn are stopped once there is an incumbent
+    assert broken and broken <= set(stopped)  # models that cannot learn are stopped once there is an incumbent
     assert pruned.oracle.epochs_spent < unpruned.oracle.epochs_spent == 4 * len(unpruned.oracle.trials)
     assert pruned.oracle.get_best_trials(1)[0].score == unpruned.oracle.get_best_trials(1)[0].score
 
@@ -225,10 +225,10 @@ def test_hyperband_budget_matches_a_real_hyperband_search(tmp_path):
         return build(hp)
 
     tuner = keras_tuner.Hyperband(
-        build_with_a_large_space, objective="val_accuracy", max_epochs=4, factor=2, directory=str(tmp_path), seed=1
+        build_with_a_large_space, objective="val_accuracy", max_epochs=3, factor=3, directory=str(tmp_path), seed=1
     )
     search(tuner, counter)
-    assert counter.epochs == hyperband_budget(4, 2)
+    assert counter.epochs == hyperband_budget(3, 3)  # two brackets, one of them promoting a trial
 
 
 @pytest.mark.slow
