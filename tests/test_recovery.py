@@ -132,13 +132,6 @@ def test_losses_of_undone_batches_are_forgotten_and_no_snapshot_keeps_a_blown_up
     assert restored_loss <= 10.0 * callback.losses[0]  # a state whose loss had blown up is never kept
 
 
-def test_explosion_factor_is_validated_and_serialised():
-    with pytest.raises(ValueError, match="explosion_factor"):
-        MetaLRCallback(fixed_policy(0.0), explosion_factor=1.0)
-    callback = MetaLRCallback(fixed_policy(0.0), explosion_factor=None)
-    assert MetaLRCallback.from_config(callback.get_config()).explosion_factor is None
-
-
 def test_start_guard_restarts_a_far_too_high_starting_rate_from_the_initial_weights():
     # SGD far past 2 / curvature: the loss is several times the untrained one
     # within three batches, long before the first decision (interval 40).
@@ -170,14 +163,6 @@ def test_start_guard_leaves_a_good_start_alone_and_rests_after_the_first_decisio
     late = MetaLRCallback(fixed_policy(0.0), interval=2, explosion_factor=None, start_guard=3.0)
     fit(linear_model(lr=0.3), late, x=4.0 * x, y=y)
     assert late.decisions and not [r for r in late.recoveries if r.cause == "started too high"]
-
-
-def test_start_guard_is_validated_and_serialised():
-    with pytest.raises(ValueError, match="start_guard"):
-        MetaLRCallback(fixed_policy(0.0), start_guard=1.0)
-    assert MetaLRCallback(fixed_policy(0.0)).start_guard == 3.0
-    callback = MetaLRCallback(fixed_policy(0.0), start_guard=None)
-    assert MetaLRCallback.from_config(callback.get_config()).start_guard is None
 
 
 # ---------------------------------------------------------------- relapses
@@ -287,9 +272,13 @@ def test_relapse_guard_restores_a_run_that_a_huge_rate_throws_back_to_its_start(
     assert guarded_loss < 0.75 * unguarded_loss
 
 
-def test_relapse_guard_is_validated_and_serialised():
-    with pytest.raises(ValueError, match="relapse_guard"):
-        MetaLRCallback(fixed_policy(0.0), relapse_guard=0.0)
-    assert MetaLRCallback(fixed_policy(0.0)).relapse_guard == 1.0
-    callback = MetaLRCallback(fixed_policy(0.0), relapse_guard=None)
-    assert MetaLRCallback.from_config(callback.get_config()).relapse_guard is None
+@pytest.mark.parametrize(
+    "name, out_of_range, default",
+    [("explosion_factor", 1.0, 10.0), ("start_guard", 1.0, 3.0), ("relapse_guard", 0.0, 1.0)],
+)
+def test_divergence_limits_are_validated_default_and_serialise_when_off(name, out_of_range, default):
+    with pytest.raises(ValueError, match=name):
+        MetaLRCallback(fixed_policy(0.0), **{name: out_of_range})
+    assert getattr(MetaLRCallback(fixed_policy(0.0)), name) == default
+    callback = MetaLRCallback(fixed_policy(0.0), **{name: None})
+    assert getattr(MetaLRCallback.from_config(callback.get_config()), name) is None
