@@ -62,7 +62,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--output", default="bench_output", help="folder for cache, report, plots")
     bench.add_argument("--quick", action="store_true", help="a small subset with 1 seed")
-    bench.add_argument("--seeds", type=int, help="seeds 0..N-1 (default: lr 3, select 2; 1 with --quick)")
+    bench.add_argument(
+        "--seeds",
+        type=int,
+        help="seeds 0..N-1 on every task (default: lr 3, or 10 on a task whose test set has "
+        "under 200 samples; select 2; 1 with --quick)",
+    )
     bench.add_argument("--workers", type=int, default=2, help="worker processes (default: 2; 0 = none)")
     bench.add_argument("--policy", default="default", help="policy name or directory (default: default)")
     bench.add_argument("--tasks", help="lr only: a Python file defining TASKS (and optionally METHODS)")

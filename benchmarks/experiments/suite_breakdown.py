@@ -37,7 +37,7 @@ from keras_meta.bench.methods import standard_methods
 from keras_meta.bench.runner import job_key
 from keras_meta.bench.runner import read_cache
 from keras_meta.bench.runner import resolve_tasks
-from keras_meta.bench.suite import DEFAULT_SEEDS
+from keras_meta.bench.suite import default_seed_counts
 from keras_meta.bench.suite import plan_jobs
 
 STARTS = ("meta@1e-05", "meta@0.0001", "meta@0.001", "meta@0.01", "meta@0.1")
@@ -54,7 +54,7 @@ def current_records(output_dir, policy):
     """
     tasks, _ = resolve_tasks()
     methods = standard_methods(policy)
-    jobs = plan_jobs(list(tasks), methods, range(DEFAULT_SEEDS), policy)
+    jobs = plan_jobs(default_seed_counts(tasks, list(tasks)), methods, policy)
     stamp = versions()
     by_name = {method.name: method for method in methods}
     keys = [job_key(job, tasks[job["task"]], by_name[job["method"]], stamp) for job in jobs]

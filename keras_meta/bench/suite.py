@@ -16,15 +16,46 @@ from keras_meta.policy import load_policy
 
 DEFAULT_SEEDS = 3
 QUICK_SEEDS = 1
+# A task whose test set is this small is measured on more seeds: the noise between seeds of a
+# 37-sample test set (wine) is larger than the differences between methods (DESIGN.md asks for
+# enough seeds that it is not).
+SMALL_TEST_SET = 200
+SMALL_TASK_SEEDS = 10
 
 
-def plan_jobs(task_names, methods, seeds, policy, task_file=None) -> list[dict]:
+def default_seed_counts(tasks: dict, task_names, quick=False) -> dict:
+    """How many seeds each task gets when the user names none.
+
+    Args:
+        tasks: `{name: Task}`.
+        task_names: List of strings. The tasks to run.
+        quick: Boolean. One seed everywhere.
+
+    Returns:
+        `{task name: count}`: `DEFAULT_SEEDS`, or `SMALL_TASK_SEEDS` where the
+        test set of seed 0 has fewer than `SMALL_TEST_SET` samples.
+
+    Example:
+
+    >>> from keras_meta.bench.tasks import PUBLIC_TASKS
+    >>> default_seed_counts({t.name: t for t in PUBLIC_TASKS}, ["wine_mlp", "digits_mlp"])
+    {'wine_mlp': 10, 'digits_mlp': 3}
+    """
+    if quick:
+        return {name: QUICK_SEEDS for name in task_names}
+    return {
+        name: SMALL_TASK_SEEDS if len(tasks[name].load(0).x_test) < SMALL_TEST_SET else DEFAULT_SEEDS
+        for name in task_names
+    }
+
+
+def plan_jobs(seed_counts: dict, methods, policy, task_file=None) -> list[dict]:
     """One job per task x method x seed, tasks outermost.
 
     Args:
-        task_names: List of strings.
+        seed_counts: `{task name: number of seeds}`; a task with n seeds
+            runs seeds 0..n-1.
         methods: List of `Method`.
-        seeds: Iterable of integers.
         policy: String or path. The policy of keras-meta's methods.
         task_file: Path or `None`. Where user tasks come from.
 
@@ -34,10 +65,21 @@ def plan_jobs(task_names, methods, seeds, policy, task_file=None) -> list[dict]:
     source = None if task_file is None else str(pathlib.Path(task_file).resolve())
     return [
         {"task": task, "method": method.name, "seed": seed, "policy": policy, "task_file": source}
-        for task in task_names
-        for seed in seeds
+        for task, count in seed_counts.items()
+        for seed in range(count)
         for method in methods
     ]
+
+
+def describe_seeds(seed_counts: dict) -> str:
+    """The report header's seeds line, e.g. `"3 (0..2); 10 (0..9) on wine_mlp"`."""
+    by_count = {}
+    for task, count in seed_counts.items():
+        by_count.setdefault(count, []).append(task)
+    common = max(by_count, key=lambda count: len(by_count[count]))
+    parts = [f"{common} (0..{common - 1})"]
+    parts += [f"{count} (0..{count - 1}) on {', '.join(tasks)}" for count, tasks in by_count.items() if count != common]
+    return "; ".join(parts)
 
 
 def run_benchmark(
@@ -57,7 +99,9 @@ def run_benchmark(
     Args:
         output_dir: Path. Cache, report and plots go here.
         quick: Boolean. Three small tasks, one seed, three starting rates.
-        seeds: Integer or `None`. Seeds 0..seeds-1; `None` = 3 (1 with `quick`).
+        seeds: Integer or `None`. Seeds 0..seeds-1 on every task; `None` =
+            `default_seed_counts` (3, or 10 on tasks with a test set under
+            200 samples; 1 with `quick`).
         workers: Integer. Worker processes (0 = in this process).
         policy: String or path. The policy of keras-meta's methods.
         task_file: Path or `None`. A Python file defining `TASKS` (and
@@ -76,19 +120,21 @@ def run_benchmark(
     if unknown:
         raise ValueError(f"Unknown tasks {unknown}. Available: {sorted(tasks)}")
     if seeds is None:
-        seeds = QUICK_SEEDS if quick else DEFAULT_SEEDS
-    if seeds < 1:
+        seed_counts = default_seed_counts(tasks, task_names, quick=quick)
+    elif seeds < 1:
         raise ValueError(f"`seeds` must be at least 1. Received: seeds={seeds}")
+    else:
+        seed_counts = {name: seeds for name in task_names}
     policy = os.fspath(policy)
     loaded = load_policy(policy)
     methods = standard_methods(policy, quick=quick) + user_methods
-    jobs = plan_jobs(task_names, methods, range(seeds), policy, task_file)
+    jobs = plan_jobs(seed_counts, methods, policy, task_file)
     records, failures = run_jobs(jobs, output_dir, workers=workers, progress=progress)
     header = {
         "command": f"`{command}`",
         "date": datetime.date.today().isoformat(),
         "machine": machine_description(),
-        "seeds": f"{seeds} (0..{seeds - 1})",
+        "seeds": describe_seeds(seed_counts),
         "tasks": ", ".join(task_names),
         "policy": f"{loaded.name} v{loaded.card['version']} ({loaded.card['kind']})",
         "fits": f"{len(records)} recorded, {len(failures)} failed",
