@@ -135,16 +135,20 @@ def _ratio_text(records, method) -> str:
 def _per_task_table(records) -> str:
     task_scores = task_scores_with_hand_tuned(records)
     oracles = metrics.oracle_losses(records)
+    seeds = {
+        task: len({seed for runs in by_method.values() for seed in runs})
+        for task, by_method in metrics.losses_by_seed(records).items()
+    }
     methods = [m for m in compared_methods() if any(m in s for s in task_scores.values())]
     lines = [
         "## Per task (score)",
         "",
-        "| task | oracle loss | " + " | ".join(_SHORT_NAMES.get(m, m) for m in methods) + " |",
-        "|---|---|" + "---|" * len(methods),
+        "| task | seeds | oracle loss | " + " | ".join(_SHORT_NAMES.get(m, m) for m in methods) + " |",
+        "|---|---|---|" + "---|" * len(methods),
     ]
     for task in sorted(task_scores):
         cells = [_number(task_scores[task].get(m)) for m in methods]
-        lines.append(f"| {task} | {oracles[task]:.4g} | " + " | ".join(cells) + " |")
+        lines.append(f"| {task} | {seeds[task]} | {oracles[task]:.4g} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

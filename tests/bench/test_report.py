@@ -52,3 +52,11 @@ def test_recoveries_section_lists_each_fit_whose_guards_fired():
     assert "Fits recorded before recoveries were, not counted: 1." in section
     assert "| a | meta@0.1 | 1 | 50 | 12: relapsed, 0.1 -> 0.01 |  |" in section
     assert report._recoveries_section([record("a", "plateau", 0, 1.0), old]) == ""  # nothing recorded: no section
+
+
+def test_per_task_table_says_how_many_seeds_each_task_ran():
+    records = [record("small", m, seed, 1.0) for m in (report.META, "constant@0.001") for seed in range(10)]
+    records += [record("large", m, seed, 1.0) for m in (report.META, "constant@0.001") for seed in range(3)]
+    rows = [line for line in report._per_task_table(records).splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| task | seeds | oracle loss |")
+    assert rows[1].startswith("| large | 3 | 1 |") and rows[2].startswith("| small | 10 | 1 |")
