@@ -3,6 +3,12 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# One TensorFlow thread per pool in each test process (and the processes tests start, which
+# inherit the environment): pytest-xdist already runs one worker per core, and on tiny models
+# more threads only contend. Measured on 2 cores, 88 tests of the selector, meta-training and
+# callback modules: 176-179 s against 192-219 s with TensorFlow's defaults.
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 # Scripts that tests run in their own processes; pytest must not import them.
 collect_ignore = ["mirrored_strategy_check.py"]
