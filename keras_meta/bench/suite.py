@@ -33,7 +33,9 @@ def default_seed_counts(tasks: dict, task_names, quick=False) -> dict:
 
     Returns:
         `{task name: count}`: `DEFAULT_SEEDS`, or `SMALL_TASK_SEEDS` where the
-        test set of seed 0 has fewer than `SMALL_TEST_SET` samples.
+        test set of seed 0 has fewer than `SMALL_TEST_SET` samples. A task
+        whose data fail to load gets `DEFAULT_SEEDS`; its fits then fail and
+        the report lists the error, as for any failed fit.
 
     Example:
 
@@ -43,10 +45,15 @@ def default_seed_counts(tasks: dict, task_names, quick=False) -> dict:
     """
     if quick:
         return {name: QUICK_SEEDS for name in task_names}
-    return {
-        name: SMALL_TASK_SEEDS if len(tasks[name].load(0).x_test) < SMALL_TEST_SET else DEFAULT_SEEDS
-        for name in task_names
-    }
+    return {name: _seed_count(tasks[name]) for name in task_names}
+
+
+def _seed_count(task) -> int:
+    try:
+        test_samples = len(task.load(0).x_test)
+    except Exception:  # the fits will fail with this error, and the report says so
+        return DEFAULT_SEEDS
+    return SMALL_TASK_SEEDS if test_samples < SMALL_TEST_SET else DEFAULT_SEEDS
 
 
 def plan_jobs(seed_counts: dict, methods, policy, task_file=None) -> list[dict]:

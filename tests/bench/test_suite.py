@@ -1,5 +1,7 @@
 """The benchmark's seed plan: which tasks run on how many seeds."""
 
+import dataclasses
+
 import pytest
 
 from keras_meta.bench.methods import constant
@@ -19,6 +21,14 @@ def test_tasks_with_small_test_sets_get_more_seeds():
     assert small == {"wine_mlp", "breast_cancer_mlp", "diabetes_mlp"}  # test sets of 37, 115, 89
     assert all(counts[name] == DEFAULT_SEEDS for name in set(TASKS) - small)
     assert set(default_seed_counts(TASKS, ["wine_mlp"], quick=True).values()) == {1}
+
+
+def test_a_task_whose_data_fail_to_load_gets_the_default_count_instead_of_stopping_the_plan():
+    def broken_load(seed):
+        raise OSError("no such file: data.csv")
+
+    broken = dataclasses.replace(TASKS["wine_mlp"], name="broken", load=broken_load)
+    assert default_seed_counts({"broken": broken}, ["broken"]) == {"broken": DEFAULT_SEEDS}
 
 
 def test_plan_runs_every_method_on_each_tasks_own_seeds():
