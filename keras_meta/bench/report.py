@@ -135,10 +135,7 @@ def _ratio_text(records, method) -> str:
 def _per_task_table(records) -> str:
     task_scores = task_scores_with_hand_tuned(records)
     oracles = metrics.oracle_losses(records)
-    seeds = {
-        task: len({seed for runs in by_method.values() for seed in runs})
-        for task, by_method in metrics.losses_by_seed(records).items()
-    }
+    seeds = {task: len({r["seed"] for r in records if r["task"] == task}) for task in task_scores}
     methods = [m for m in compared_methods() if any(m in s for s in task_scores.values())]
     lines = [
         "## Per task (score)",
