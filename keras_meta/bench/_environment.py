@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -14,9 +15,10 @@ _PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1]
 _HASHED_WITH = {"callbacks.py": ("_guards.py", "_optimizers.py", "_recovery.py")}
 # The code a `MetaLRCallback` fit runs beyond the benchmark's own, for the cache keys of keras-meta's
 # methods. `bench/selection.py` keeps an identical copy (tests/bench/test_environment.py checks that
-# the two hash alike): any edit of that file re-keys every search of `keras-meta bench select`,
+# the two hash alike): a change to its code re-keys every search of `keras-meta bench select`,
 # keras-tuner's included. Merge the two at its next change.
 CALLBACK_SOURCES = ("callbacks.py", "features.py", "policy.py")
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)  # nodes that take a docstring
 
 
 def versions() -> dict:
@@ -52,11 +54,20 @@ def machine_description() -> str:
 
 
 def source_fingerprint(*relative_paths: str) -> str:
-    """A hash of some of keras-meta's source files (paths relative to the package).
+    """A hash of the code of some of keras-meta's source files (paths relative to the package).
 
     Benchmark records carry it, so that a change to the code a result depends
-    on invalidates the cached result. A file hashes the modules split out of
-    it with it (`callbacks.py`: the callback's guards, recovery and optimizer helpers).
+    on invalidates the cached result, and an edit of its documentation does
+    not: the hash covers each file's syntax tree without its docstrings
+    (`code_of`), so docstrings, comments and layout may change freely. A file
+    hashes the modules split out of it with it (`callbacks.py`: the
+    callback's guards, recovery and optimizer helpers).
+
+    Args:
+        *relative_paths: Strings, paths of source files relative to the package.
+
+    Returns:
+        A string of 16 hexadecimal digits.
     """
     paths = set(relative_paths)
     for relative in relative_paths:
@@ -64,8 +75,40 @@ def source_fingerprint(*relative_paths: str) -> str:
     digest = hashlib.sha1()
     for relative in sorted(paths):
         digest.update(relative.encode())
-        digest.update((_PACKAGE_DIR / relative).read_bytes())
+        digest.update(code_of((_PACKAGE_DIR / relative).read_text()).encode())
     return digest.hexdigest()[:16]
+
+
+def code_of(source: str) -> str:
+    """Python source as its syntax tree, printed without docstrings, comments or layout.
+
+    The printed tree's format belongs to the Python version: a new Python may
+    re-key cached results, which errs on the safe side.
+
+    Args:
+        source: String, the text of a Python module.
+
+    Returns:
+        A string, equal for two sources that differ only in documentation.
+
+    Example:
+
+    >>> code_of("def f(x):\\n    'Doubles.'\\n    return 2 * x  # twice") == code_of("def f(x): return 2*x")
+    True
+    """
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, _DOCUMENTED) and node.body and _is_docstring(node.body[0]):
+            node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def _is_docstring(statement) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
 
 
 def file_fingerprint(path) -> str:

@@ -21,9 +21,21 @@ def test_the_callbacks_hash_covers_the_modules_split_out_of_it(package_copy, spl
     before = _environment.source_fingerprint("callbacks.py", "features.py")
     features_alone = _environment.source_fingerprint("features.py")
     with (package_copy / split_out).open("a") as module:
-        module.write("\n# a change to the callback's code\n")
+        module.write("\n_A_CHANGE_TO_THE_CALLBACKS_CODE = 1\n")
     assert _environment.source_fingerprint("callbacks.py", "features.py") != before
     assert _environment.source_fingerprint("features.py") == features_alone
+
+
+def test_docstrings_comments_and_layout_do_not_re_key(package_copy):
+    before = _environment.source_fingerprint("callbacks.py")
+    source = (package_copy / "_guards.py").read_text()
+    edited = source.replace('"""', '"""An edited docstring. ', 1)
+    edited = edited.replace("\nimport math\n", "\nimport math  # a comment\n\n")  # and a blank line
+    assert edited != source
+    (package_copy / "_guards.py").write_text(edited)
+    assert _environment.source_fingerprint("callbacks.py") == before
+    (package_copy / "_guards.py").write_text(edited.replace("RECENT_WINDOW = 3", "RECENT_WINDOW = 4"))
+    assert _environment.source_fingerprint("callbacks.py") != before
 
 
 def test_a_file_named_twice_or_with_its_split_out_modules_hashes_once(package_copy):
