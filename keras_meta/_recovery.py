@@ -9,11 +9,14 @@ carries on; after `max_recoveries` in a row it stops training with the last
 good weights.
 
 `RecoveryMixin` holds these mechanics. `MetaLRCallback` mixes it in and owns
-the state it reads and writes (set in its `_reset`): the recorded `losses`
-and `loss_steps`, `recoveries`, `decisions`, `stopped_reason`, the snapshot
-and its period, the guards' settings and what they remember; a restore
-restarts the callback's reading of Keras's running mean
-(`_start_running_mean`).
+the state it reads and writes. Its `_reset`, at the start of every `fit`,
+clears the recorded `losses` and `loss_steps`, `recoveries`, `decisions`,
+`stopped_reason`, the snapshot and its period, and what the guards remember
+(`_fitted_lr`, `_fallen_far`, `_start_cuts`); `_configure_guards` then reads
+the guards' settings from the arguments and the policy's card (`_fit_guard`,
+the floor's anchor `_floor_anchor_lr`), and the first recorded loss fixes
+`_untrained_loss`. A restore restarts the callback's reading of Keras's
+running mean (`_start_running_mean`).
 """
 
 from __future__ import annotations

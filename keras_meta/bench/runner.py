@@ -148,8 +148,9 @@ def _meta_callback_record(callbacks) -> dict:
     Returns:
         Dict with `decisions` (`[step, new_lr]` pairs), `recoveries` (dicts of
         `keras_meta.Recovery`'s fields) and `stopped_reason` (a string or
-        `None`); empty for a fit without the callback. The callback is found
-        by its `decisions`, so a user method may wrap or subclass it.
+        `None`); two empty lists and `None` for a fit without the callback.
+        The callback is found by its `decisions`, so a user method may wrap
+        or subclass it.
     """
     callback = next((c for c in callbacks if hasattr(c, "decisions")), None)
     if callback is None:
