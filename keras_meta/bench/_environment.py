@@ -75,18 +75,19 @@ def source_fingerprint(*relative_paths: str) -> str:
     digest = hashlib.sha1()
     for relative in sorted(paths):
         digest.update(relative.encode())
-        digest.update(code_of((_PACKAGE_DIR / relative).read_text()).encode())
+        digest.update(code_of((_PACKAGE_DIR / relative).read_bytes()).encode())
     return digest.hexdigest()[:16]
 
 
-def code_of(source: str) -> str:
+def code_of(source: str | bytes) -> str:
     """Python source as its syntax tree, printed without docstrings, comments or layout.
 
     The printed tree's format belongs to the Python version: a new Python may
     re-key cached results, which errs on the safe side.
 
     Args:
-        source: String, the text of a Python module.
+        source: String or bytes, a Python module's text (bytes are decoded
+            as Python decodes a source file: UTF-8 or its coding line).
 
     Returns:
         A string, equal for two sources that differ only in documentation.
