@@ -38,6 +38,33 @@ def test_docstrings_comments_and_layout_do_not_re_key(package_copy):
     assert _environment.source_fingerprint("callbacks.py") != before
 
 
+@pytest.mark.parametrize(
+    "documented, plain",
+    [
+        ('def f(x):\n    """Doubles."""\n    return 2 * x  # twice\n', "def f(x): return 2*x"),
+        ('class A:\n    "A class."\n    size = 1\n', "class A:\n    size = 1\n"),
+        ('"""A module."""\n\n\nimport math\n', "import math"),
+        ("def f():\n    'Only a docstring.'\n", "def f():\n    pass\n"),
+        ("# -*- coding: latin-1 -*-\nx = 1\n".encode("latin-1"), "x = 1"),
+    ],
+)
+def test_code_of_drops_documentation_only(documented, plain):
+    assert _environment.code_of(documented) == _environment.code_of(plain)
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ("def f():\n    g()\n", "def f():\n    pass\n"),  # a call first in a body is code
+        ("def f(x):\n    f'{x}'\n", "def f(x):\n    pass\n"),  # so is an f-string
+        ("def f():\n    x = 1\n    'later'\n", "def f():\n    x = 1\n"),  # a string not first is kept
+        ("x = 'a'", "x = 'b'"),
+    ],
+)
+def test_code_of_keeps_every_statement_that_is_not_a_docstring(first, second):
+    assert _environment.code_of(first) != _environment.code_of(second)
+
+
 def test_a_file_named_twice_or_with_its_split_out_modules_hashes_once(package_copy):
     alone = _environment.source_fingerprint("callbacks.py")
     assert _environment.source_fingerprint("callbacks.py", "_optimizers.py") == alone
