@@ -41,7 +41,6 @@ TASK_FILES = {"probe": str(HERE / "memorise_tasks.py"), "dev": str(HERE / "dev_t
 CACHE_DIR = HERE.parent / "dev-tasks"
 POLICY = "meta-v21"
 STARTS = (1e-3, 1e-5, 1e-1)
-BASELINES = {"constant@0.001": "Adam 1e-3", "cosine@0.001": "cosine 1e-3", "plateau": "plateau", "recipe": "recipe"}
 
 
 class FitCapCallback(MetaLRCallback):
@@ -73,21 +72,12 @@ TASKS = [task for path in TASK_FILES.values() for task in load_task_file(path)[0
 METHODS = [_capped(lr) for lr in STARTS]
 
 
-def _jobs(task_names, seeds, methods, task_file, policy="default"):
-    return [
-        {"task": task, "method": method, "seed": seed, "policy": policy, "task_file": task_file}
-        for task in task_names
-        for seed in seeds
-        for method in methods
-    ]
-
-
-def _relabelled(records, label):
-    return [{**record, "method": f"{label}@{record['method'].partition('@')[2]}"} for record in records]
-
-
 def score(task_set: str, seeds, workers: int) -> dict:
     """Trains what the cache lacks; returns per-task scores, aggregates and the probe's 5x check."""
+    from score_dev_tasks import BASELINES  # the driver's only: a task file loaded by path needs none of it
+    from score_dev_tasks import _jobs
+    from score_dev_tasks import _relabelled
+
     task_file = TASK_FILES[task_set]
     names = [task.name for task in load_task_file(task_file)[0]]
     baselines = [method.name for method in oracle_grid()] + ["plateau", "recipe"]
@@ -121,6 +111,8 @@ def score(task_set: str, seeds, workers: int) -> dict:
 
 
 def print_tables(result) -> None:
+    from score_dev_tasks import BASELINES
+
     methods = list(result["aggregate"])
     print("| task | " + " | ".join(BASELINES.get(m, m) for m in methods) + " |")
     print("|---" * (len(methods) + 1) + "|")
