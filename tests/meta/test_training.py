@@ -18,9 +18,15 @@ def synthetic_decisions(n=1000, seed=0):
     return features, labels, values
 
 
+# Each epoch of `fit_policy` costs steps (batches of 64), and the fits below are most of this module's time,
+# so they run the fewest epochs that pass with a clear margin (measured on 2 cores: accuracy and correlation
+# 0.93-0.96 against the thresholds 0.9 and 0.8) while a broken fit stays far from passing (a fit that ignores
+# `has_label` picks the wrong action 91% of the time; one that ignores `has_value` correlates at -0.9).
+
+
 def test_the_fitted_policy_learns_the_rule_and_round_trips(tmp_path):
     features, labels, values = synthetic_decisions()
-    policy, final = fit_policy(features, labels, values, hidden=(16,), epochs=60, card={"name": "slope-rule"})
+    policy, final = fit_policy(features, labels, values, hidden=(16,), epochs=30, card={"name": "slope-rule"})
     test_features, test_labels, test_values = synthetic_decisions(seed=1)
     probabilities, predicted = policy.evaluate_batch(test_features)
     accuracy = (probabilities.argmax(axis=1) == test_labels.argmax(axis=1)).mean()
@@ -45,7 +51,7 @@ def test_rows_without_a_label_train_only_the_value_head():
     misleading = labels.copy()
     misleading[~has_label] = labels[~has_label][:, ::-1]  # the opposite rule on the rows without a label
     values[has_label] = 0.0  # the value rule only on the rows without a label
-    policy, _ = fit_policy(features, misleading, values, has_label=has_label, hidden=(16,), epochs=60)
+    policy, _ = fit_policy(features, misleading, values, has_label=has_label, hidden=(16,), epochs=30)
     test_features, test_labels, test_values = synthetic_decisions(seed=1)
     probabilities, predicted = policy.evaluate_batch(test_features)
     assert (probabilities.argmax(axis=1) == test_labels.argmax(axis=1)).mean() > 0.9
@@ -61,11 +67,11 @@ def test_rows_without_a_value_target_train_only_the_action_head():
     corrupted = values.copy()
     corrupted[~has_value] = -10.0 * values[~has_value] + 5.0  # far off, and against the rule
     test_features, test_labels, test_values = synthetic_decisions(seed=1)
-    policy, _ = fit_policy(features, labels, corrupted, has_value=has_value, hidden=(16,), epochs=25)
+    policy, _ = fit_policy(features, labels, corrupted, has_value=has_value, hidden=(16,), epochs=15)
     probabilities, predicted = policy.evaluate_batch(test_features)
     assert (probabilities.argmax(axis=1) == test_labels.argmax(axis=1)).mean() > 0.9  # the action head saw every row
     assert np.corrcoef(predicted, test_values)[0, 1] > 0.8
-    fooled, _ = fit_policy(features, labels, corrupted, hidden=(16,), epochs=25)
+    fooled, _ = fit_policy(features, labels, corrupted, hidden=(16,), epochs=15)
     assert np.corrcoef(fooled.evaluate_batch(test_features)[1], test_values)[0, 1] < 0.5  # what the weights prevent
     with pytest.raises(ValueError, match="value head"):
         fit_policy(features, labels, values, has_value=np.zeros(len(features), bool))
