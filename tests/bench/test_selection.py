@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from keras_meta import cli
@@ -38,7 +39,10 @@ def test_tiny_selection_benchmark_through_the_command(tmp_path):
     assert {r["method"] for r in records} == {"pool", "meta", "hyperband", "random", "bayesian"}
     budget = records[0]["budget"]
     for record in records[1:]:
-        assert record["epochs"] <= budget  # equal budgets: nobody trains more than Hyperband would
+        assert record["epochs"] == budget  # equal budgets: each search trains its one trial, no more
+    for record in records:  # every search's ledger: its trial trained, and its best model was tested
+        (trial,) = record["trials"]
+        assert trial["status"] == "COMPLETED" and trial["epochs"] == 1 and np.isfinite(trial["test_loss"])
     # A rerun computes nothing: every search comes from the cache.
     assert cli.main(argv) == 0
     assert len((tmp_path / "select_records.jsonl").read_text().splitlines()) == len(records)

@@ -42,14 +42,18 @@ def forced():
     return run_rollout(climb_spec(), "handwritten", dataclasses.replace(EXPERT, climb_exploration=1.0))
 
 
-def test_every_decision_is_labelled_by_default(unforced):
-    assert len(unforced["features"]) == len(unforced["labels"]) == len(unforced["values"]) > 10
-    np.testing.assert_allclose(unforced["labels"].sum(axis=1), 1.0)
+def test_every_decision_is_labelled_by_default():
+    # The default config: the expert acts at half the decisions and some are random, so decisions that
+    # the expert did not take are labelled too.
+    rollout = run_rollout(climb_spec(), "handwritten", RolloutConfig(lookahead=LookaheadConfig(horizon=2, cooldown=1)))
+    assert len(rollout["features"]) == len(rollout["labels"]) == len(rollout["values"]) > 10
+    np.testing.assert_allclose(rollout["labels"].sum(axis=1), 1.0)
 
 
 def test_label_every_labels_only_some_decisions_and_a_cooldown_can_run_to_the_end(unforced):
     lookahead = LookaheadConfig(horizon=2, cooldown_to_end=True, label_every=4)
-    sparse = run_rollout(climb_spec(), "handwritten", dataclasses.replace(EXPERT, lookahead=lookahead))
+    # The default config (not only the expert's decisions), on the spec of `unforced`: the same steps.
+    sparse = run_rollout(climb_spec(), "handwritten", RolloutConfig(lookahead=lookahead))
     assert len(sparse["features"]) == len(sparse["values"]) == len(unforced["features"])  # every decision recorded
     labelled = sparse["label_kind"] == LabellingCallback.LOOKAHEAD
     np.testing.assert_array_equal(np.flatnonzero(labelled), np.arange(0, len(labelled), 4))  # decisions 0, 4, 8, ...

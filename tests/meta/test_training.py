@@ -20,7 +20,7 @@ def synthetic_decisions(n=1000, seed=0):
 
 # Each epoch of `fit_policy` costs steps (batches of 64), and the fits below are most of this module's time,
 # so they run the fewest epochs that pass with a clear margin (measured on 2 cores: accuracy and correlation
-# 0.93-0.96 against the thresholds 0.9 and 0.8) while a broken fit stays far from passing (a fit that ignores
+# 0.93-0.96 against thresholds of 0.8-0.9) while a broken fit stays far from passing (a fit that ignores
 # `has_label` picks the wrong action 91% of the time; one that ignores `has_value` correlates at -0.9).
 
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.selector.search_script import MAX_TRIALS
+from selector.search_script import MAX_TRIALS  # tests/ is on the path, as for `from conftest import ...`
 
 SCRIPT = pathlib.Path(__file__).with_name("search_script.py")
 
